@@ -1,0 +1,83 @@
+//! The routes and their handlers.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use hub_sql::SqlEngine;
+use prometheus::{Encoder, Registry, TextEncoder};
+use serde::Deserialize;
+
+use crate::auth::{require_bearer, AuthConfig};
+use crate::format::{encode, ResultFormat};
+use crate::health::Readiness;
+use crate::ApiError;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub registry: Registry,
+    pub sql: Arc<SqlEngine>,
+    pub readiness: Arc<dyn Readiness>,
+    pub auth: AuthConfig,
+}
+
+pub fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/sql", post(sql))
+        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_bearer));
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::BadRequest("no such endpoint".into()).into_response_with(StatusCode::NOT_FOUND) })
+        .with_state(state)
+}
+
+trait WithStatus {
+    fn into_response_with(self, status: StatusCode) -> Response;
+}
+
+impl WithStatus for ApiError {
+    fn into_response_with(self, status: StatusCode) -> Response {
+        let mut r = self.into_response();
+        *r.status_mut() = status;
+        r
+    }
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    let mut buf = Vec::new();
+    match TextEncoder::new().encode(&s.registry.gather(), &mut buf) {
+        Ok(()) => ([(CONTENT_TYPE, prometheus::TEXT_FORMAT)], buf).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn readyz(State(s): State<ApiState>) -> Response {
+    match s.readiness.ready() {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlRequest {
+    sql: String,
+}
+
+async fn sql(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let format = ResultFormat::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()))?;
+    let request: SqlRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!("the body must be JSON {{\"sql\": \"SELECT …\"}}: {e}"))
+    })?;
+    let result = s.sql.query(&request.sql).await?;
+    let body = encode(&result, format)?;
+    Ok(([(CONTENT_TYPE, format.content_type())], body).into_response())
+}

@@ -1,0 +1,144 @@
+//! Benchmark (b): the hub's sustained ingest rate through a real tansu broker, next to a
+//! bare rdkafka consumer draining the same topics on the same broker in the same run.
+//! Run: `cargo bench --bench throughput` (needs `tansu` on PATH or TANSU_BIN).
+//!
+//! Method: one tansu broker (memory storage) on a free port; the feed topics with 3
+//! partitions each; N realistic messages (simulator `steady` history, all feeds)
+//! produced up front. Then, in turn: a bare `StreamConsumer` that only counts messages
+//! and bytes, and the hub's full ingest (decode, validate, dedup, Arrow, archive,
+//! checkpoints, in-process) each drain all N from offset 0 under their own group id.
+//! Each drain is timed from start to the last message processed; bare, hub, bare again.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use hub_ingest::{Ingest, IngestConfig, KafkaConfig, StorageConfig};
+use hub_simulator::{history, SimConfig};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio_util::sync::CancellationToken;
+
+const N: usize = 300_000;
+
+fn tansu() -> String {
+    std::env::var("TANSU_BIN").unwrap_or_else(|_| "tansu".into())
+}
+
+async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
+    let c: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    c.subscribe(&["kiosk.results", "slaughter.reports", "export.declarations"]).unwrap();
+    let started = Instant::now();
+    let (mut n, mut bytes) = (0usize, 0usize);
+    while n < N {
+        let m = c.recv().await.unwrap();
+        bytes += m.payload().map_or(0, |p| p.len());
+        n += 1;
+    }
+    std::hint::black_box(bytes);
+    started.elapsed()
+}
+
+async fn hub_drain(bootstrap: &str, group: &str) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kafka = KafkaConfig { brokers: bootstrap.into(), group_id: group.into(), ..KafkaConfig::default() };
+    kafka.created_topic_partitions = 3;
+    let ingest = Ingest {
+        kafka,
+        ingest: IngestConfig::default(),
+        storage: StorageConfig { data_dir: dir.path().into(), ..StorageConfig::default() },
+    };
+    let cancel = CancellationToken::new();
+    let registry = prometheus::Registry::new();
+    let started = Instant::now();
+    let handle = ingest.start(Vec::new(), &registry, cancel.clone()).await.unwrap();
+    loop {
+        let done: i64 = handle.progress.offsets().iter().map(|(_, _, o)| *o).sum();
+        if done as usize >= N {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let took = started.elapsed();
+    cancel.cancel();
+    handle.wait().await.unwrap();
+    took
+}
+
+#[tokio::main]
+async fn main() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let mut broker = Command::new(tansu())
+        .args(["broker", "--storage-engine", "memory://tansu/", "--listener-url", &url, "--advertised-listener-url", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu on PATH or TANSU_BIN");
+    let bootstrap = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&bootstrap).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for t in ["kiosk.results", "slaughter.reports", "export.declarations", "hub.dlq", "hub.alerts"] {
+        let ok = Command::new(tansu()).args(["topic", "create", t, "--partitions", "3", "--broker", &url]).stdout(Stdio::null()).status().unwrap();
+        assert!(ok.success());
+    }
+
+    let end = Utc::now() - TimeDelta::hours(1);
+    let messages: Vec<_> = history(&SimConfig::default(), end - TimeDelta::days(2), end, 10.0)
+        .unwrap()
+        .filter(|m| m.valid)
+        .take(N)
+        .collect();
+    assert_eq!(messages.len(), N);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .create()
+        .unwrap();
+    let t = Instant::now();
+    let mut pending = Vec::new();
+    for m in &messages {
+        let topic = m.feed.default_topic();
+        loop {
+            match producer.send_result(FutureRecord::to(topic).key(&m.key).payload(&m.payload)) {
+                Ok(f) => {
+                    pending.push(f);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+        if pending.len() >= 50_000 {
+            for f in pending.drain(..) {
+                f.await.unwrap().unwrap();
+            }
+        }
+    }
+    for f in pending {
+        f.await.unwrap().unwrap();
+    }
+    println!("produced {N} messages in {:.1} s", t.elapsed().as_secs_f64());
+
+    let rate = |d: Duration| N as f64 / d.as_secs_f64();
+    let bare1 = bare_drain(&bootstrap, "bench-bare-1").await;
+    println!("bare rdkafka consumer   {:>10.0} messages/s", rate(bare1));
+    let hub = hub_drain(&bootstrap, "bench-hub").await;
+    println!("hub ingest              {:>10.0} messages/s", rate(hub));
+    let bare2 = bare_drain(&bootstrap, "bench-bare-2").await;
+    println!("bare rdkafka consumer   {:>10.0} messages/s (again)", rate(bare2));
+    let best_bare = rate(bare1.min(bare2));
+    println!("ratio hub / best bare   {:>10.2}", rate(hub) / best_bare);
+    let _ = broker.kill();
+}

@@ -1,0 +1,349 @@
+//! The ingest pipeline: start-up recovery, the consumer task, the pipeline thread and
+//! the roll that makes the archive and the checkpoint advance together.
+//!
+//! Exactly once: a roll (1) waits for every dead letter to be acknowledged, (2) writes
+//! the live rows as Parquet files of the next epoch, (3) writes the checkpoint of that
+//! epoch — offsets, dedup set, every stage's snapshot — and only then (4) swaps the
+//! files into the live tables and (5) commits the group offsets for lag displays.
+//! A crash before (3) leaves files of an epoch without checkpoint; start-up deletes them
+//! and replays their messages from the checkpointed offsets into the checkpointed state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hub_model::batch::TableBuilder;
+use hub_model::schema::Table;
+use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Timestamp, Validator};
+use prometheus::Registry;
+use rdkafka::consumer::Consumer;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::{self, ArchivedFile};
+use crate::checkpoint::Checkpoint;
+use crate::config::{IngestConfig, KafkaConfig, StorageConfig};
+use crate::consumer::{self, HubConsumer, RawBatch};
+use crate::dead_letters::DeadLetterSender;
+use crate::dedup::DedupSet;
+use crate::metrics::IngestMetrics;
+use crate::progress::Progress;
+use crate::tables::LiveTables;
+use crate::topics;
+use crate::IngestError;
+
+/// Everything the ingest layer needs to start.
+pub struct Ingest {
+    pub kafka: KafkaConfig,
+    pub ingest: IngestConfig,
+    pub storage: StorageConfig,
+}
+
+/// A running ingest: its tables and progress for readers, and the tasks to await.
+pub struct IngestHandle {
+    pub tables: Arc<LiveTables>,
+    pub progress: Arc<Progress>,
+    pub metrics: IngestMetrics,
+    consumer_task: JoinHandle<()>,
+    ticker_task: JoinHandle<()>,
+    pipeline_thread: std::thread::JoinHandle<Result<(), IngestError>>,
+}
+
+impl IngestHandle {
+    /// Waits for a graceful stop (after the root token is cancelled): the pipeline
+    /// drains the queue and writes a final checkpoint.
+    pub async fn wait(self) -> Result<(), IngestError> {
+        let _ = self.consumer_task.await;
+        let result = tokio::task::spawn_blocking(move || self.pipeline_thread.join())
+            .await
+            .map_err(|e| IngestError::Stopped(e.to_string()))?
+            .map_err(|_| IngestError::Stopped("the pipeline thread panicked".into()))?;
+        self.ticker_task.abort();
+        result
+    }
+}
+
+impl Ingest {
+    /// Recovers from the data directory, connects, and starts consuming.
+    pub async fn start(
+        self,
+        mut stages: Vec<Box<dyn StatefulStage>>,
+        registry: &Registry,
+        cancel: CancellationToken,
+    ) -> Result<IngestHandle, IngestError> {
+        self.kafka.validate()?;
+        self.ingest.validate()?;
+        self.storage.validate()?;
+        let metrics = IngestMetrics::new(registry)?;
+
+        // 1. Recover: the newest checkpoint, the archive files it committed, the state.
+        let checkpoint = Checkpoint::load_latest(&self.storage.checkpoint_dir())?;
+        let files = archive::recover(&self.storage.archive_dir(), checkpoint.epoch)?;
+        tracing::info!(
+            epoch = checkpoint.epoch,
+            partitions = checkpoint.offsets.len(),
+            dedup_entries = checkpoint.dedup.len() / 16,
+            archive_files = files.len(),
+            data_dir = %self.storage.data_dir.display(),
+            "recovered from checkpoint"
+        );
+        let tables = Arc::new(LiveTables::with_files(files));
+        let progress = Arc::new(Progress::default());
+        progress.restore(&checkpoint.offsets);
+        let dedup = DedupSet::from_keys(self.ingest.dedup_capacity, checkpoint.dedup_keys());
+        for stage in &mut stages {
+            if let Some(snapshot) = checkpoint.stage(stage.name()) {
+                stage.restore(snapshot)?;
+            }
+        }
+
+        // 2. The topics the hub owns.
+        topics::ensure_topics(&self.kafka, &[&self.kafka.topics.dlq, &self.kafka.topics.alerts], &cancel).await?;
+
+        // 3. Kafka clients and the pipeline.
+        let consumer = Arc::new(consumer::create_consumer(&self.kafka, progress.clone(), metrics.clone())?);
+        let dlq = DeadLetterSender::new(&self.kafka, Handle::current(), metrics.clone())?;
+        let (tx, rx) = mpsc::channel::<RawBatch>(self.ingest.queue_batches);
+        let consumer_task = tokio::spawn(consumer::receive_loop(
+            consumer.clone(),
+            self.kafka.clone(),
+            self.ingest.clone(),
+            tx,
+            cancel.clone(),
+        ));
+        let ticker_task = tokio::spawn(update_gauges(progress.clone(), metrics.clone(), cancel.clone()));
+
+        let mut pipeline = Pipeline {
+            validator: Validator { max_message_bytes: self.ingest.max_message_bytes, max_future: self.ingest.max_future },
+            dedup,
+            stages,
+            builders: HashMap::new(),
+            dlq,
+            tables: tables.clone(),
+            progress: progress.clone(),
+            metrics: metrics.clone(),
+            consumer,
+            storage: self.storage.clone(),
+            checkpoint,
+            last_roll: Instant::now(),
+            dirty: false,
+        };
+        let runtime = Handle::current();
+        let pipeline_thread = std::thread::Builder::new()
+            .name("hub-pipeline".into())
+            .spawn(move || pipeline.run(rx, runtime))
+            .map_err(|e| IngestError::Stopped(format!("cannot start the pipeline thread: {e}")))?;
+
+        Ok(IngestHandle { tables, progress, metrics, consumer_task, ticker_task, pipeline_thread })
+    }
+}
+
+async fn update_gauges(progress: Arc<Progress>, metrics: IngestMetrics, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        metrics.checkpoint_age.set(progress.checkpoint_age_seconds());
+        for l in progress.lags() {
+            if let Some(lag) = l.lag() {
+                metrics
+                    .consumer_lag
+                    .with_label_values(&[l.topic.as_str(), &l.partition.to_string()])
+                    .set(lag);
+            }
+        }
+    }
+}
+
+struct Pipeline {
+    validator: Validator,
+    dedup: DedupSet,
+    stages: Vec<Box<dyn StatefulStage>>,
+    builders: HashMap<(Table, i32), TableBuilder>,
+    dlq: DeadLetterSender,
+    tables: Arc<LiveTables>,
+    progress: Arc<Progress>,
+    metrics: IngestMetrics,
+    consumer: Arc<HubConsumer>,
+    storage: StorageConfig,
+    /// The last checkpoint written (or recovered).
+    checkpoint: Checkpoint,
+    last_roll: Instant,
+    /// Anything processed since the last checkpoint.
+    dirty: bool,
+}
+
+impl Pipeline {
+    fn run(&mut self, mut rx: mpsc::Receiver<RawBatch>, runtime: Handle) -> Result<(), IngestError> {
+        loop {
+            let wait = self.storage.roll_interval.saturating_sub(self.last_roll.elapsed());
+            let next = runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
+            match next {
+                Ok(Some(batch)) => self.process(batch)?,
+                Ok(None) => break,
+                Err(_elapsed) => {}
+            }
+            if self.roll_due() {
+                if let Err(e) = self.roll() {
+                    self.metrics.checkpoints.with_label_values(&["error"]).inc();
+                    tracing::error!(error = %e, "roll failed; the live rows stay in memory and the roll is retried");
+                    self.last_roll = Instant::now();
+                }
+            }
+        }
+        if self.dirty {
+            tracing::info!("shutting down: writing the final checkpoint");
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    fn roll_due(&self) -> bool {
+        self.dirty
+            && (self.last_roll.elapsed() >= self.storage.roll_interval
+                || self.tables.live_bytes() >= self.storage.roll_max_bytes)
+    }
+
+    fn process(&mut self, batch: RawBatch) -> Result<(), IngestError> {
+        let now = Timestamp::now();
+        let mut advanced: HashMap<(String, i32), i64> = HashMap::new();
+        let mut counts: HashMap<(&'static str, &'static str), u64> = HashMap::new();
+        self.metrics.batch_size.observe(batch.messages.len() as f64);
+        let mut reset_checked: HashMap<(String, i32), bool> = HashMap::new();
+        for m in &batch.messages {
+            let key = (m.topic.to_string(), m.partition);
+            let next = advanced.get(&key).copied().or_else(|| self.progress.next_offset(&m.topic, m.partition));
+            if let Some(next) = next.filter(|next| m.offset < *next) {
+                // Either a re-delivery after a rebalance (already processed) or a
+                // broker whose log was truncated and restarted below our position.
+                let reset = *reset_checked
+                    .entry(key.clone())
+                    .or_insert_with(|| self.log_was_reset(&m.topic, m.partition, next));
+                if !reset {
+                    continue;
+                }
+                advanced.remove(&key);
+            }
+            let feed = m.feed;
+            let meta = KafkaMeta {
+                topic: &m.topic,
+                partition: m.partition,
+                offset: m.offset,
+                kafka_timestamp: m.timestamp_ms.map(|ms| Timestamp(ms * 1000)),
+                ingested_at: now,
+            };
+            let outcome = match self.validator.decode(feed, &m.payload, now) {
+                Ok(event) => {
+                    if self.dedup.insert(event.event_id()) {
+                        for stage in &mut self.stages {
+                            stage.on_event(&event, &meta);
+                        }
+                        let table = Table::of_feed(feed);
+                        self.builders
+                            .entry((table, event.event_time().epoch_day()))
+                            .or_insert_with(|| TableBuilder::new(table))
+                            .append_event(&event, &meta);
+                        "accepted"
+                    } else {
+                        "duplicate"
+                    }
+                }
+                Err(rejection) => {
+                    tracing::debug!(feed = %feed, topic = %m.topic, partition = m.partition, offset = m.offset, reason = %rejection, "dead letter");
+                    self.metrics
+                        .dead_letters
+                        .with_label_values(&[feed.as_str(), rejection.class.as_str()])
+                        .inc();
+                    let dead = DeadLetter {
+                        feed,
+                        topic: m.topic.to_string(),
+                        partition: m.partition,
+                        offset: m.offset,
+                        kafka_timestamp: meta.kafka_timestamp,
+                        rejection,
+                        payload: m.payload.clone(),
+                        received_at: now,
+                    };
+                    self.dlq.send(&dead);
+                    self.builders
+                        .entry((Table::DeadLetters, now.epoch_day()))
+                        .or_insert_with(|| TableBuilder::new(Table::DeadLetters))
+                        .append_dead_letter(&dead);
+                    "rejected"
+                }
+            };
+            *counts.entry((feed.as_str(), outcome)).or_default() += 1;
+            advanced.insert(key, m.offset + 1);
+        }
+        for ((table, day), builder) in &mut self.builders {
+            if !builder.is_empty() {
+                self.tables.append(*table, *day, builder.finish()?);
+            }
+        }
+        self.builders.retain(|_, b| !b.is_empty());
+        if !advanced.is_empty() {
+            self.progress.advance(advanced);
+            self.dirty = true;
+        }
+        for ((feed, outcome), n) in counts {
+            self.metrics.records.with_label_values(&[feed, outcome]).inc_by(n);
+        }
+        self.metrics.batch_latency.observe(batch.first_received.elapsed().as_secs_f64());
+        self.metrics.live_bytes.set(self.tables.live_bytes() as i64);
+        self.metrics.dedup_entries.set(self.dedup.len() as i64);
+        Ok(())
+    }
+
+    /// True when the partition's log now ends below our position: the broker lost its
+    /// log (e.g. an in-memory broker restarted). Our position is reset to the message.
+    fn log_was_reset(&self, topic: &str, partition: i32, next: i64) -> bool {
+        let watermarks = self.consumer.fetch_watermarks(topic, partition, Duration::from_secs(5));
+        match watermarks {
+            Ok((_low, high)) if high < next => {
+                tracing::warn!(topic, partition, our_next_offset = next, broker_high_watermark = high,
+                    "the broker's log ends below the hub's position: the broker lost data; continuing from its log");
+                self.progress.reset(topic, partition, 0);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Archive + checkpoint, in the order that makes a crash at any point safe.
+    fn roll(&mut self) -> Result<(), IngestError> {
+        let started = Instant::now();
+        self.dlq.confirm_all(Duration::from_secs(30))?;
+        let mut next = self.checkpoint.next();
+        let archive_dir = self.storage.archive_dir();
+        let mut written: Vec<ArchivedFile> = Vec::new();
+        for p in self.tables.pending() {
+            let f = archive::write_file(&archive_dir, p.table, p.day, next.epoch, &p.batches)?;
+            self.metrics.archive_files.with_label_values(&[p.table.name()]).inc();
+            self.metrics.archive_bytes.inc_by(f.bytes);
+            written.push(f);
+        }
+        next.written_at = Some(Timestamp::now());
+        next.offsets = self.progress.offsets();
+        next.set_dedup_keys(self.dedup.keys());
+        for stage in &self.stages {
+            next.stages.push((stage.name().to_string(), stage.snapshot()?));
+        }
+        next.write(&self.storage.checkpoint_dir())?;
+        let rows: usize = written.iter().map(|f| f.rows).sum();
+        self.tables.commit_roll(written);
+        consumer::commit_for_display(&self.consumer, &next.offsets);
+        tracing::debug!(epoch = next.epoch, rows, took = ?started.elapsed(), "checkpoint written");
+        self.checkpoint = next;
+        self.progress.mark_checkpointed();
+        self.dirty = false;
+        self.last_roll = Instant::now();
+        self.metrics.checkpoints.with_label_values(&["ok"]).inc();
+        self.metrics.checkpoint_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics.live_bytes.set(0);
+        Ok(())
+    }
+}

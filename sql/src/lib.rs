@@ -1,0 +1,16 @@
+//! SQL over the hub's tables: one DataFusion catalog over live rows and the Parquet
+//! archive, read-only, with a time and a memory limit per query, executed on its own
+//! thread pool so a heavy query cannot starve ingest.
+
+pub mod catalog;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod guard;
+pub mod metrics;
+pub mod table;
+
+pub use catalog::Catalog;
+pub use config::SqlConfig;
+pub use engine::{QueryResult, SqlEngine};
+pub use error::SqlError;

@@ -1,0 +1,101 @@
+//! Wiring: one running hub (ingest, processors, SQL, HTTP) from a [`HubConfig`].
+//! Shared by `run` and `demo`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hub_api::{ApiState, Readiness};
+use hub_ingest::{Ingest, IngestHandle, Progress};
+use hub_model::StatefulStage;
+use hub_processors::metrics::ProcessorMetrics;
+use hub_processors::DeclarationLedger;
+use hub_sql::{Catalog, SqlEngine};
+use prometheus::Registry;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::HubConfig;
+
+pub struct RunningHub {
+    pub ingest: IngestHandle,
+    pub sql: Arc<SqlEngine>,
+    pub registry: Registry,
+    pub http_addr: std::net::SocketAddr,
+    http_task: JoinHandle<Result<(), hub_api::ApiError>>,
+}
+
+/// Ready once every assigned partition is within this many messages of its end.
+const READY_MAX_LAG: i64 = 1_000;
+
+struct IngestReadiness(Arc<Progress>);
+
+impl Readiness for IngestReadiness {
+    fn ready(&self) -> Result<(), String> {
+        if self.0.caught_up(READY_MAX_LAG) {
+            return Ok(());
+        }
+        let lags = self.0.lags();
+        if lags.is_empty() {
+            return Err("no partitions assigned yet".into());
+        }
+        let behind: Vec<String> = lags
+            .iter()
+            .filter(|l| l.lag().is_none_or(|lag| lag > READY_MAX_LAG))
+            .map(|l| match l.lag() {
+                Some(lag) => format!("{}/{} lags {lag}", l.topic, l.partition),
+                None => format!("{}/{} has no watermark yet", l.topic, l.partition),
+            })
+            .collect();
+        Err(format!("catching up: {}", behind.join(", ")))
+    }
+}
+
+pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<RunningHub> {
+    let registry = Registry::new();
+    if config.auth.is_open() {
+        tracing::warn!(listen = %config.http.listen, "auth.tokens is empty: the /api/v1 endpoints are open (loopback only)");
+    }
+    let processor_metrics = ProcessorMetrics::new(&registry)?;
+    let stages: Vec<Box<dyn StatefulStage>> = vec![Box::new(DeclarationLedger::new(
+        config.ingest.declaration_retention,
+        Some(processor_metrics),
+    ))];
+    let ingest = Ingest { kafka: config.kafka.clone(), ingest: config.ingest.clone(), storage: config.storage.clone() }
+        .start(stages, &registry, cancel.clone())
+        .await
+        .context("starting ingest")?;
+
+    let catalog = Catalog::new(ingest.tables.clone());
+    let sql = Arc::new(SqlEngine::new(catalog, config.sql.clone(), &registry)?);
+    let state = ApiState {
+        registry: registry.clone(),
+        sql: sql.clone(),
+        readiness: Arc::new(IngestReadiness(ingest.progress.clone())),
+        auth: config.auth.clone(),
+    };
+    let listener = hub_api::bind(config.http.addr()?)
+        .await
+        .with_context(|| format!("cannot listen on http.listen = {} (in use? pick another port)", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let http_task = tokio::spawn(hub_api::serve(listener, hub_api::router(state), cancel.clone()));
+    tracing::info!(http = %http_addr, brokers = %config.kafka.brokers, data_dir = %config.storage.data_dir.display(), "safety-hub running");
+    Ok(RunningHub { ingest, sql, registry, http_addr, http_task })
+}
+
+impl RunningHub {
+    /// Waits for the graceful stop that follows the root token's cancellation.
+    pub async fn wait(self) -> Result<()> {
+        let ingest = self.ingest.wait();
+        let http = async {
+            match tokio::time::timeout(Duration::from_secs(10), self.http_task).await {
+                Ok(Ok(r)) => r.map_err(anyhow::Error::from),
+                Ok(Err(e)) => Err(anyhow::anyhow!("HTTP task failed: {e}")),
+                Err(_) => Ok(()),
+            }
+        };
+        let (i, h) = tokio::join!(ingest, http);
+        i.context("ingest")?;
+        h
+    }
+}
