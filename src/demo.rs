@@ -145,7 +145,7 @@ async fn print_status(hub: &RunningHub) {
     let sql = "SELECT 'kiosk_results' AS t, count(*) AS n FROM kiosk_results \
                UNION ALL SELECT 'slaughter_reports', count(*) FROM slaughter_reports \
                UNION ALL SELECT 'export_declarations', count(*) FROM export_declarations \
-               UNION ALL SELECT 'dead_letters', count(*) FROM dead_letters";
+               UNION ALL SELECT 'dead_letters', count(*) FROM dead_letters ORDER BY t";
     let counts = match hub.sql.query(sql).await {
         Ok(r) => rows_as_text(&r),
         Err(e) => format!("(query failed: {e})"),

@@ -20,7 +20,6 @@ use crate::config::HubConfig;
 pub struct RunningHub {
     pub ingest: IngestHandle,
     pub sql: Arc<SqlEngine>,
-    pub registry: Registry,
     pub http_addr: std::net::SocketAddr,
     http_task: JoinHandle<Result<(), hub_api::ApiError>>,
 }
@@ -80,7 +79,7 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
     let http_addr = listener.local_addr()?;
     let http_task = tokio::spawn(hub_api::serve(listener, hub_api::router(state), cancel.clone()));
     tracing::info!(http = %http_addr, brokers = %config.kafka.brokers, data_dir = %config.storage.data_dir.display(), "safety-hub running");
-    Ok(RunningHub { ingest, sql, registry, http_addr, http_task })
+    Ok(RunningHub { ingest, sql, http_addr, http_task })
 }
 
 impl RunningHub {

@@ -26,6 +26,10 @@ pub struct KafkaConfig {
     /// `hub.alerts`) when they do not exist.
     pub created_topic_partitions: i32,
     pub created_topic_replication: i32,
+    /// How long the group waits for a silent member before giving its partitions to
+    /// others (also how long a restarted hub may wait for its old partitions).
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
     /// Extra librdkafka properties (e.g. `security.protocol`, `sasl.username`). Values are
     /// never logged.
     pub client: BTreeMap<String, String>,
@@ -40,6 +44,7 @@ impl Default for KafkaConfig {
             start_from: StartFrom::Earliest,
             created_topic_partitions: 3,
             created_topic_replication: 1,
+            session_timeout: Duration::from_secs(10),
             client: BTreeMap::new(),
         }
     }
@@ -190,6 +195,11 @@ impl KafkaConfig {
         all.dedup();
         require(all.len() == 5, "kafka.topics", "the five topics must all differ")?;
         require(self.created_topic_partitions >= 1, "kafka.created_topic_partitions", "must be at least 1")?;
+        require(
+            (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&self.session_timeout),
+            "kafka.session_timeout",
+            "must be between 1s and 5m",
+        )?;
         require(self.created_topic_replication >= 1, "kafka.created_topic_replication", "must be at least 1")?;
         for key in ["bootstrap.servers", "group.id", "enable.auto.commit"] {
             require(

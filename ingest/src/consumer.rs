@@ -158,6 +158,8 @@ pub fn create_consumer(
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range,roundrobin")
         .set("statistics.interval.ms", "1000")
+        .set("session.timeout.ms", kafka.session_timeout.as_millis().to_string())
+        .set("heartbeat.interval.ms", (kafka.session_timeout.as_millis() / 4).max(100).to_string())
         .set("enable.partition.eof", "false")
         .set("queued.max.messages.kbytes", "65536")
         .create_with_context(context)?;

@@ -16,7 +16,6 @@ use hub_model::batch::TableBuilder;
 use hub_model::schema::Table;
 use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Timestamp, Validator};
 use prometheus::Registry;
-use rdkafka::consumer::Consumer;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -213,20 +212,13 @@ impl Pipeline {
         let mut advanced: HashMap<(String, i32), i64> = HashMap::new();
         let mut counts: HashMap<(&'static str, &'static str), u64> = HashMap::new();
         self.metrics.batch_size.observe(batch.messages.len() as f64);
-        let mut reset_checked: HashMap<(String, i32), bool> = HashMap::new();
         for m in &batch.messages {
             let key = (m.topic.to_string(), m.partition);
             let next = advanced.get(&key).copied().or_else(|| self.progress.next_offset(&m.topic, m.partition));
-            if let Some(next) = next.filter(|next| m.offset < *next) {
-                // Either a re-delivery after a rebalance (already processed) or a
-                // broker whose log was truncated and restarted below our position.
-                let reset = *reset_checked
-                    .entry(key.clone())
-                    .or_insert_with(|| self.log_was_reset(&m.topic, m.partition, next));
-                if !reset {
-                    continue;
-                }
-                advanced.remove(&key);
+            if next.is_some_and(|next| m.offset < next) {
+                // Already processed: a re-delivery after a rebalance, when the partition
+                // was re-positioned at our offset while later messages were in flight.
+                continue;
             }
             let feed = m.feed;
             let meta = KafkaMeta {
@@ -296,21 +288,6 @@ impl Pipeline {
         self.metrics.live_bytes.set(self.tables.live_bytes() as i64);
         self.metrics.dedup_entries.set(self.dedup.len() as i64);
         Ok(())
-    }
-
-    /// True when the partition's log now ends below our position: the broker lost its
-    /// log (e.g. an in-memory broker restarted). Our position is reset to the message.
-    fn log_was_reset(&self, topic: &str, partition: i32, next: i64) -> bool {
-        let watermarks = self.consumer.fetch_watermarks(topic, partition, Duration::from_secs(5));
-        match watermarks {
-            Ok((_low, high)) if high < next => {
-                tracing::warn!(topic, partition, our_next_offset = next, broker_high_watermark = high,
-                    "the broker's log ends below the hub's position: the broker lost data; continuing from its log");
-                self.progress.reset(topic, partition, 0);
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Archive + checkpoint, in the order that makes a crash at any point safe.

@@ -66,11 +66,6 @@ impl Progress {
         }
     }
 
-    /// Forces a partition's next offset (the broker's log was truncated or reset).
-    pub fn reset(&self, topic: &str, partition: i32, next: i64) {
-        self.lock().next.insert((topic.to_string(), partition), next);
-    }
-
     pub fn offsets(&self) -> Vec<(String, i32, i64)> {
         let g = self.lock();
         let mut v: Vec<_> = g.next.iter().map(|((t, p), o)| (t.clone(), *p, *o)).collect();

@@ -106,7 +106,7 @@ impl Generator {
             scenario: cfg.scenario,
             span,
             kiosks: KioskDesk::new(population.kiosks().len()),
-            plants: SlaughterDesk::new(population.plants().len()),
+            plants: SlaughterDesk::new(population.plants()),
             customs: ExportDesk::default(),
             population,
             incidents,

@@ -1,20 +1,15 @@
 //! The four incidents of the `incidents` scenario: which sites they strike, when, and
-//! how hard. Times are fractions of the run's [`RunSpan`](crate::RunSpan).
-//!
-//! | incident | site | from | effect |
-//! |---|---|---|---|
-//! | sinking market | a market | start | pass rate slides from ~97 % to ~60 % by the end; it gets [`SINKING_MARKET_SHARE`] of all kiosk tests on top of its own |
-//! | silent plant | a designated plant | [`SILENT_PLANT_FROM`] | sends no more reports |
-//! | failing exporter | an enterprise | [`FAILING_ENTERPRISE_FROM`] | most inspections fail; it files [`FAILING_ENTERPRISE_SHARE`] of the declarations |
-//! | growing plant | a non-designated plant | start | head per report grows to [`GROWING_PLANT_FINAL_FACTOR`]× |
+//! how hard (the table is on [`IncidentSites`]).
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+use hub_model::slaughter::Species;
 use rand::{Rng, SeedableRng};
 
 use crate::ids::stream_seed;
 use crate::population::Population;
+use crate::rhythm::local_rfc3339;
 use crate::sampling::SimRng;
 use crate::scenario::RunSpan;
 
@@ -44,13 +39,23 @@ pub struct Site {
 }
 
 /// The sites the incidents strike and when, for tests to check and the demo to print.
+///
+/// Times are fractions of the run's [`RunSpan`]; after its end every incident stays at
+/// full strength.
+///
+/// | incident | site | from | effect |
+/// |---|---|---|---|
+/// | sinking market | a market | start | pass rate slides from ~97 % to ~60 % by the end ([`SINKING_MARKET_FAIL`]); its kiosks get [`SINKING_MARKET_SHARE`] of all kiosk tests on top of their own |
+/// | silent plant | a designated plant | [`SILENT_PLANT_FROM`] | sends no more reports |
+/// | failing exporter | an enterprise | [`FAILING_ENTERPRISE_FROM`] | [`FAILING_ENTERPRISE_FAIL`] of its inspections fail; it files [`FAILING_ENTERPRISE_SHARE`] of the declarations |
+/// | growing plant | a local (non-designated) pig plant beside a designated one | start | head per report grows linearly to [`GROWING_PLANT_FINAL_FACTOR`]× |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentSites {
     /// The market whose pass rate sinks over the run.
     pub sinking_market: Site,
     /// The designated plant that goes silent.
     pub silent_plant: Site,
-    /// When the silent plant sends its last report.
+    /// From when the silent plant sends no more reports.
     pub silent_from: DateTime<Utc>,
     /// The enterprise whose inspections mostly fail.
     pub failing_enterprise: Site,
@@ -72,13 +77,13 @@ impl fmt::Display for IncidentSites {
             f,
             "silent plant:     {} — no reports from {}",
             site(&self.silent_plant),
-            self.silent_from.to_rfc3339()
+            local_rfc3339(self.silent_from)
         )?;
         writeln!(
             f,
             "failing exporter: {} — inspections mostly fail from {}",
             site(&self.failing_enterprise),
-            self.failing_from.to_rfc3339()
+            local_rfc3339(self.failing_from)
         )?;
         write!(
             f,
@@ -109,19 +114,21 @@ impl Incidents {
         let sinking_market = rng.random_range(0..markets.len());
         let failing_enterprise = rng.random_range(0..enterprises.len());
 
-        // The growing plant should eat into a region's designated share: prefer a local
-        // plant in a county that also has a designated plant.
-        let local: Vec<usize> = (0..plants.len())
-            .filter(|&i| !plants[i].designated)
+        // The growing plant should eat into a region's designated share: a local pig
+        // plant in a county with a designated pig plant (every population has one).
+        let designated_pig = |i: usize| plants[i].designated && plants[i].species == Species::Pig;
+        let local_pig: Vec<usize> = (0..plants.len())
+            .filter(|&i| !plants[i].designated && plants[i].species == Species::Pig)
             .collect();
-        let next_to_designated: Vec<usize> = local
+        let next_to_designated: Vec<usize> = local_pig
             .iter()
             .copied()
             .filter(|&i| {
-                plants
-                    .iter()
-                    .any(|p| p.designated && p.county == plants[i].county)
+                (0..plants.len()).any(|d| designated_pig(d) && plants[d].county == plants[i].county)
             })
+            .collect();
+        let local: Vec<usize> = (0..plants.len())
+            .filter(|&i| !plants[i].designated)
             .collect();
         let growing_plant = pick(&mut rng, &next_to_designated)
             .or_else(|| pick(&mut rng, &local))

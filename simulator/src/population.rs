@@ -249,82 +249,124 @@ fn markets(rng: &mut SimRng, count: usize) -> (Vec<Market>, Vec<Kiosk>) {
     (markets, kiosks)
 }
 
-/// Species, daily capacity and report period of a plant.
-fn plant_profile(rng: &mut SimRng, designated: bool) -> (Species, u32, u32) {
-    let species = pick_weighted(
-        rng,
-        &[
-            (Species::Pig, 75),
-            (Species::Cattle, 8),
-            (Species::Sheep, 7),
-            (Species::Poultry, 10),
-        ],
-    );
-    let (designated_range, local_range) = match species {
-        Species::Pig => ((300.0, 3_000.0), (15.0, 80.0)),
-        Species::Cattle => ((20.0, 200.0), (2.0, 10.0)),
-        Species::Sheep => ((60.0, 600.0), (5.0, 30.0)),
-        Species::Poultry => ((8_000.0, 60_000.0), (300.0, 1_500.0)),
-    };
-    let (lo, hi) = if designated {
-        designated_range
-    } else {
-        local_range
-    };
-    let capacity = log_uniform(rng, lo, hi).round() as u32;
-    let hours = if designated {
-        pick_weighted(rng, &[(6, 4), (8, 2), (12, 3), (24, 1)])
-    } else {
-        pick_weighted(rng, &[(12, 1), (24, 2)])
-    };
-    (species, capacity, hours)
+/// What a plant slaughters, how much and how often it reports.
+#[derive(Debug, Clone, Copy)]
+struct PlantProfile {
+    county: usize,
+    designated: bool,
+    species: Species,
+    daily_capacity: u32,
+    report_hours: u32,
+}
+
+impl PlantProfile {
+    /// Draws a profile; `species` forces the species.
+    fn draw(rng: &mut SimRng, county: usize, designated: bool, species: Option<Species>) -> Self {
+        // Pigs dominate (生猪定点屠宰); poultry plants are few, as their head counts
+        // would otherwise swamp every regional total.
+        let species = species.unwrap_or_else(|| {
+            pick_weighted(
+                rng,
+                &[
+                    (Species::Pig, 85),
+                    (Species::Cattle, 6),
+                    (Species::Sheep, 5),
+                    (Species::Poultry, 4),
+                ],
+            )
+        });
+        let (designated_range, local_range) = match species {
+            Species::Pig => ((300.0, 3_000.0), (15.0, 80.0)),
+            Species::Cattle => ((20.0, 200.0), (2.0, 10.0)),
+            Species::Sheep => ((60.0, 600.0), (5.0, 30.0)),
+            Species::Poultry => ((8_000.0, 60_000.0), (300.0, 1_500.0)),
+        };
+        let (lo, hi) = if designated {
+            designated_range
+        } else {
+            local_range
+        };
+        let daily_capacity = log_uniform(rng, lo, hi).round() as u32;
+        let report_hours = if designated {
+            pick_weighted(rng, &[(6, 4), (8, 2), (12, 3), (24, 1)])
+        } else {
+            pick_weighted(rng, &[(12, 1), (24, 2)])
+        };
+        PlantProfile {
+            county,
+            designated,
+            species,
+            daily_capacity,
+            report_hours,
+        }
+    }
 }
 
 fn plants(rng: &mut SimRng, count: usize) -> Vec<Plant> {
-    let mut numbers = Numbering::new(COUNTIES.len());
-    let mut plants: Vec<Plant> = (0..count)
+    let mut profiles: Vec<PlantProfile> = (0..count)
         .map(|_| {
             let county = rng.random_range(0..COUNTIES.len());
             let designated = rng.random_bool(0.9);
-            let (species, daily_capacity, report_hours) = plant_profile(rng, designated);
-            Plant {
-                id: format!("S-{}-{:03}", COUNTIES[county].code, numbers.next(county)),
-                name: String::new(),
-                region_code: region_code(rng, county, 0.4),
-                designated,
-                species,
-                daily_capacity,
-                report_hours,
-                reports_weight: rng.random_bool(0.85),
-                county,
-            }
+            PlantProfile::draw(rng, county, designated, None)
         })
         .collect();
-    // Every population has both kinds, so the incident scenario always finds its plants.
-    let need = if !plants.iter().any(|p| !p.designated) {
-        Some((count - 1, false))
-    } else if !plants.iter().any(|p| p.designated) {
-        Some((0, true))
-    } else {
-        None
+    ensure_local_pig_plant_beside_designated(rng, &mut profiles);
+
+    let mut numbers = Numbering::new(COUNTIES.len());
+    profiles
+        .into_iter()
+        .map(|profile| {
+            let county = &COUNTIES[profile.county];
+            let kind = if profile.designated {
+                "定点屠宰场"
+            } else {
+                "屠宰点"
+            };
+            Plant {
+                id: format!("S-{}-{:03}", county.code, numbers.next(profile.county)),
+                name: format!("{}{}{kind}", county.name, place_word(rng)),
+                region_code: region_code(rng, profile.county, 0.4),
+                designated: profile.designated,
+                species: profile.species,
+                daily_capacity: profile.daily_capacity,
+                report_hours: profile.report_hours,
+                reports_weight: rng.random_bool(0.85),
+                county: profile.county,
+            }
+        })
+        .collect()
+}
+
+/// Every population has a local (non-designated) pig plant in a county that also has a
+/// designated pig plant: the situation the designated-slaughter rule watches, and the
+/// one the incidents scenario's growing plant needs. Needs at least two plants.
+fn ensure_local_pig_plant_beside_designated(rng: &mut SimRng, profiles: &mut [PlantProfile]) {
+    let is_designated_pig = |p: &PlantProfile| p.designated && p.species == Species::Pig;
+    let already = profiles.iter().any(|local| {
+        !local.designated
+            && local.species == Species::Pig
+            && profiles
+                .iter()
+                .any(|d| is_designated_pig(d) && d.county == local.county)
+    });
+    if already || profiles.len() < 2 {
+        return;
+    }
+    let designated = match profiles.iter().position(is_designated_pig) {
+        Some(i) => i,
+        None => {
+            let county = profiles[0].county;
+            profiles[0] = PlantProfile::draw(rng, county, true, Some(Species::Pig));
+            0
+        }
     };
-    if let Some((index, designated)) = need {
-        let (species, capacity, hours) = plant_profile(rng, designated);
-        let plant = &mut plants[index];
-        plant.designated = designated;
-        plant.species = species;
-        plant.daily_capacity = capacity;
-        plant.report_hours = hours;
-    }
-    for plant in &mut plants {
-        let kind = if plant.designated {
-            "定点屠宰场"
-        } else {
-            "屠宰点"
-        };
-        plant.name = format!("{}{}{kind}", COUNTIES[plant.county].name, place_word(rng));
-    }
-    plants
+    let county = profiles[designated].county;
+    let local = profiles
+        .iter()
+        .rposition(|p| !p.designated)
+        .filter(|&i| i != designated)
+        .unwrap_or(if designated == 0 { 1 } else { 0 });
+    profiles[local] = PlantProfile::draw(rng, county, false, Some(Species::Pig));
 }
 
 fn enterprises(rng: &mut SimRng, count: usize) -> (Vec<Enterprise>, Vec<f64>) {
@@ -423,16 +465,24 @@ mod tests {
     }
 
     #[test]
-    fn smallest_population_has_both_kinds_of_plant() {
-        let size = PopulationSize {
-            markets: 1,
-            plants: 2,
-            enterprises: 1,
-        };
-        for seed in 0..50 {
-            let pop = Population::generate(seed, size).unwrap_or_else(|e| panic!("{e}"));
-            assert!(pop.plants().iter().any(|p| p.designated));
-            assert!(pop.plants().iter().any(|p| !p.designated));
+    fn a_local_pig_plant_always_works_beside_a_designated_one() {
+        for plants in [2, 3, 40, 500] {
+            let size = PopulationSize {
+                markets: 1,
+                plants,
+                enterprises: 1,
+            };
+            for seed in 0..20 {
+                let pop = Population::generate(seed, size).unwrap_or_else(|e| panic!("{e}"));
+                let found = pop.plants().iter().any(|local| {
+                    !local.designated
+                        && local.species == Species::Pig
+                        && pop.plants().iter().any(|d| {
+                            d.designated && d.species == Species::Pig && d.county == local.county
+                        })
+                });
+                assert!(found, "{plants} plants, seed {seed}");
+            }
         }
     }
 

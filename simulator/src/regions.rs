@@ -233,7 +233,7 @@ pub const COUNTIES: [County; 35] = [
 ];
 
 /// Indices into [`COUNTIES`] of the counties of city `city`.
-pub fn counties_of(city: usize) -> impl Iterator<Item = usize> {
+pub(crate) fn counties_of(city: usize) -> impl Iterator<Item = usize> {
     COUNTIES
         .iter()
         .enumerate()
@@ -242,7 +242,7 @@ pub fn counties_of(city: usize) -> impl Iterator<Item = usize> {
 }
 
 /// Place-name words that make site names read like real ones (东风农贸市场…).
-pub const PLACE_WORDS: [&str; 30] = [
+pub(crate) const PLACE_WORDS: [&str; 30] = [
     "东风",
     "红旗",
     "胜利",

@@ -2,13 +2,12 @@
 
 use chrono::TimeDelta;
 use hub_model::slaughter::Species;
-use rand::Rng;
 
 use crate::generator::Moment;
 use crate::population::Plant;
 use crate::records::SlaughterRecord;
 use crate::rhythm::{local_rfc3339, local_yyyymmdd};
-use crate::sampling::{normal, rare_count, round_to, SimRng};
+use crate::sampling::{normal, rare_count, round_to, Cumulative, SimRng};
 
 /// Per-report variation of a plant's throughput (coefficient of variation).
 const THROUGHPUT_CV: f64 = 0.08;
@@ -56,33 +55,42 @@ fn risks(plant: &Plant) -> (f64, f64) {
 #[derive(Debug, Clone)]
 pub(crate) struct SlaughterDesk {
     reports: Vec<u32>,
+    /// Plants weighted by how often they report (1 / period length), so that each
+    /// plant's share of the reported head matches its share of real throughput.
+    frequency: Cumulative,
 }
 
 impl SlaughterDesk {
-    pub(crate) fn new(plants: usize) -> Self {
+    pub(crate) fn new(plants: &[Plant]) -> Self {
         SlaughterDesk {
-            reports: vec![0; plants],
+            reports: vec![0; plants.len()],
+            frequency: Cumulative::new(
+                plants
+                    .iter()
+                    .map(|p| 1.0 / f64::from(p.report_hours.max(1))),
+            ),
         }
     }
 
-    /// The next report, from a plant drawn uniformly among those still reporting. The
-    /// period ends at the moment and lasts the plant's report period. When the simulated
-    /// rate is higher than real life, a plant's successive periods overlap; each report
-    /// on its own stays realistic.
+    /// The next report, from a plant drawn among those still reporting in proportion to
+    /// how often it reports. The period ends at the moment and lasts the plant's report
+    /// period. When the simulated rate is higher than real life, a plant's successive
+    /// periods overlap; each report on its own stays realistic.
     pub(crate) fn report(&mut self, m: &Moment<'_>, rng: &mut SimRng) -> SlaughterRecord {
         let plants = m.population.plants();
-        let index = match m.incidents.and_then(|i| i.silenced_plant(m.progress)) {
-            Some(s) => {
-                // Uniform over the others: skip the silent plant's slot.
-                let i = rng.random_range(0..plants.len() - 1);
-                if i >= s {
-                    i + 1
-                } else {
-                    i
-                }
+        let silenced = m.incidents.and_then(|i| i.silenced_plant(m.progress));
+        let mut index = self.frequency.sample(rng);
+        // Redraw while the silent plant comes up; a few tries make it vanishingly rare,
+        // and the fallback keeps the loop bounded.
+        for _ in 0..32 {
+            if Some(index) != silenced {
+                break;
             }
-            None => rng.random_range(0..plants.len()),
-        };
+            index = self.frequency.sample(rng);
+        }
+        if Some(index) == silenced {
+            index = (index + 1) % plants.len();
+        }
         let plant = &plants[index];
         self.reports[index] += 1;
 

@@ -324,9 +324,12 @@ fn incidents_unfold_over_the_run() {
         "the silent plant reported after its cut-off"
     );
 
+    // Linear growth to 20×: ~3.4× the plant's base in the first quarter, ~17.6× in the
+    // last; the plant reports rarely, so leave room for noise.
     let mean = |(head, reports): (u64, u64)| head as f64 / reports.max(1) as f64;
+    assert!(growing[0].1 > 0 && growing[3].1 > 0, "{growing:?}");
     assert!(
-        mean(growing[3]) > 5.0 * mean(growing[0]),
+        mean(growing[3]) > 3.0 * mean(growing[0]),
         "growing plant: {growing:?}"
     );
 
@@ -370,32 +373,4 @@ fn runs_started_apart_use_distinct_ids() {
     let a = ids(start());
     let b = ids(start() + TimeDelta::seconds(1));
     assert!(a.is_disjoint(&b));
-}
-
-#[test]
-fn zz_print_samples() {
-    let (g, messages) = run(&cfg(Scenario::Incidents, 13), 60_000, Duration::from_secs(4 * 3600));
-    println!("{}", g.incident_sites().map(|s| s.to_string()).unwrap_or_default());
-    for feed in Feed::ALL {
-        for m in messages.iter().filter(|m| m.feed == feed).take(3) {
-            println!("{} key={} {}", feed, m.key, String::from_utf8_lossy(&m.payload));
-        }
-    }
-    let (_, bad) = run(&cfg(Scenario::Bad, 5), 2_000, Duration::from_secs(3_600));
-    for m in bad.iter().filter(|m| !m.valid) {
-        println!("{:?} key={} id={:?} {}", m.defect, m.key, m.event_id, String::from_utf8_lossy(&m.payload));
-    }
-    // sinking market per-quarter + region growing share
-    let span = g.span();
-    let sites = g.incident_sites().cloned().unwrap_or_else(|| panic!());
-    let mut q = [(0,0);4];
-    for m in &messages { if let Ok(Event::Kiosk(k)) = decode(m) { if k.market_id == sites.sinking_market.id { let i = ((span.progress(m.event_time)*4.0) as usize).min(3); match k.result { TestResult::Pass => q[i].0+=1, TestResult::Fail => q[i].1 +=1, _=>{} } } } }
-    println!("sinking market quarters {q:?}");
-    let county = &sites.growing_plant.region_code[..6];
-    let mut share = [(0u64,0u64);4];
-    for m in &messages { if let Ok(Event::Slaughter(s)) = decode(m) { if s.region_code.starts_with(county) { let i = ((span.progress(m.event_time)*4.0) as usize).min(3); if s.designated { share[i].0 += s.head_count } else { share[i].1 += s.head_count } } } }
-    println!("growing plant county {county} designated/non head per quarter {share:?}");
-    let mut counts: std::collections::HashMap<String, u32> = Default::default();
-    for m in &messages { if m.feed == Feed::Export { if let Some(id) = &m.event_id { *counts.entry(id.rsplit('-').next().unwrap_or("").to_string()).or_default() += 1; } } }
-    println!("export versions {counts:?}");
 }

@@ -60,7 +60,7 @@ pub fn event(prefix: &str, i: usize) -> (String, Vec<u8>) {
             serde_json::to_vec(&json!({
                 "event_id": format!("{prefix}-sl-{i}"), "plant_id": format!("S-{region}-00{}", i % 7),
                 "designated": i % 11 != 0, "region_code": region, "species": "pig",
-                "period_start": "2026-11-19T18:00:00+08:00", "period_end": t,
+                "period_start": "2026-11-19T23:59:00+08:00", "period_end": t,
                 "head_count": 100 + i % 50, "quarantine_passed": 100, "condemned": 1,
                 "beta_agonist_tested": 10, "beta_agonist_positive": 0
             }))

@@ -56,6 +56,7 @@ fn tansu_bin() -> PathBuf {
 pub struct Broker {
     pub port: u16,
     storage: String,
+    dir: PathBuf,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -67,12 +68,13 @@ impl Broker {
 
     /// A broker whose log survives a restart (tansu's SQLite storage engine).
     pub async fn start_persistent(dir: &Path) -> Broker {
-        Self::start_with(dir, format!("sqlite://{}", dir.join("tansu.db").display())).await
+        // tansu resolves `sqlite://<name>` against its working directory: `dir`.
+        Self::start_with(dir, "sqlite://tansu.db".to_string()).await
     }
 
     async fn start_with(log_dir: &Path, storage: String) -> Broker {
         let port = free_port();
-        let mut b = Broker { port, storage, child: None, log: log_dir.join(format!("tansu-{port}.log")) };
+        let mut b = Broker { port, storage, dir: log_dir.to_path_buf(), child: None, log: log_dir.join(format!("tansu-{port}.log")) };
         b.spawn().await;
         b
     }
@@ -82,6 +84,7 @@ impl Broker {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let child = Command::new(tansu_bin())
             .args(["broker", "--storage-engine", &self.storage, "--listener-url", &url, "--advertised-listener-url", &url])
+            .current_dir(&self.dir)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
