@@ -44,7 +44,7 @@ impl Default for KafkaConfig {
             start_from: StartFrom::Earliest,
             created_topic_partitions: 3,
             created_topic_replication: 1,
-            session_timeout: Duration::from_secs(10),
+            session_timeout: Duration::from_secs(45),
             client: BTreeMap::new(),
         }
     }
