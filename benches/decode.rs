@@ -35,7 +35,10 @@ fn main() {
         .collect();
     let n = messages.len();
     let bytes: usize = messages.iter().map(|(_, p)| p.len()).sum();
-    println!("{n} messages, {:.0} bytes on average", bytes as f64 / n as f64);
+    println!(
+        "{n} messages, {:.0} bytes on average",
+        bytes as f64 / n as f64
+    );
 
     let serde_rounds: Vec<Duration> = (0..ROUNDS)
         .map(|_| {
@@ -52,11 +55,20 @@ fn main() {
     let hub_rounds: Vec<Duration> = (0..ROUNDS)
         .map(|_| {
             let t = Instant::now();
-            let mut builders: Vec<TableBuilder> = Table::ALL.iter().map(|t| TableBuilder::new(*t)).collect();
+            let mut builders: Vec<TableBuilder> =
+                Table::ALL.iter().map(|t| TableBuilder::new(*t)).collect();
             let mut rows = 0;
             for (i, (feed, p)) in messages.iter().enumerate() {
-                let event = validator.decode(*feed, p, now).expect("the simulator's valid messages validate");
-                let meta = KafkaMeta { topic: feed.default_topic(), partition: 0, offset: i as i64, kafka_timestamp: None, ingested_at: now };
+                let event = validator
+                    .decode(*feed, p, now)
+                    .expect("the simulator's valid messages validate");
+                let meta = KafkaMeta {
+                    topic: feed.default_topic(),
+                    partition: 0,
+                    offset: i as i64,
+                    kafka_timestamp: None,
+                    ingested_at: now,
+                };
                 builders[Table::of_feed(*feed).index()].append_event(&event, &meta);
                 rows += 1;
                 if rows == 2048 {
@@ -80,7 +92,16 @@ fn main() {
     let serde = median(serde_rounds);
     let hub = median(hub_rounds);
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("serde_json::Value parse         {:>12.0} events/s", rate(serde));
-    println!("hub decode+validate+Arrow build {:>12.0} events/s", rate(hub));
-    println!("ratio hub / serde_json          {:>12.2}", rate(hub) / rate(serde));
+    println!(
+        "serde_json::Value parse         {:>12.0} events/s",
+        rate(serde)
+    );
+    println!(
+        "hub decode+validate+Arrow build {:>12.0} events/s",
+        rate(hub)
+    );
+    println!(
+        "ratio hub / serde_json          {:>12.2}",
+        rate(hub) / rate(serde)
+    );
 }

@@ -35,7 +35,8 @@ async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
-    c.subscribe(&["kiosk.results", "slaughter.reports", "export.declarations"]).unwrap();
+    c.subscribe(&["kiosk.results", "slaughter.reports", "export.declarations"])
+        .unwrap();
     let started = Instant::now();
     let (mut n, mut bytes) = (0usize, 0usize);
     while n < N {
@@ -49,17 +50,27 @@ async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
 
 async fn hub_drain(bootstrap: &str, group: &str) -> Duration {
     let dir = tempfile::tempdir().unwrap();
-    let mut kafka = KafkaConfig { brokers: bootstrap.into(), group_id: group.into(), ..KafkaConfig::default() };
+    let mut kafka = KafkaConfig {
+        brokers: bootstrap.into(),
+        group_id: group.into(),
+        ..KafkaConfig::default()
+    };
     kafka.created_topic_partitions = 3;
     let ingest = Ingest {
         kafka,
         ingest: IngestConfig::default(),
-        storage: StorageConfig { data_dir: dir.path().into(), ..StorageConfig::default() },
+        storage: StorageConfig {
+            data_dir: dir.path().into(),
+            ..StorageConfig::default()
+        },
     };
     let cancel = CancellationToken::new();
     let registry = prometheus::Registry::new();
     let started = Instant::now();
-    let handle = ingest.start(Vec::new(), &registry, cancel.clone()).await.unwrap();
+    let handle = ingest
+        .start(Vec::new(), &registry, cancel.clone())
+        .await
+        .unwrap();
     loop {
         let done: i64 = handle.progress.offsets().iter().map(|(_, _, o)| *o).sum();
         if done as usize >= N {
@@ -75,10 +86,22 @@ async fn hub_drain(bootstrap: &str, group: &str) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("tcp://127.0.0.1:{port}");
     let mut broker = Command::new(tansu())
-        .args(["broker", "--storage-engine", "memory://tansu/", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args([
+            "broker",
+            "--storage-engine",
+            "memory://tansu/",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -89,8 +112,18 @@ async fn main() {
         assert!(Instant::now() < deadline, "tansu did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    for t in ["kiosk.results", "slaughter.reports", "export.declarations", "hub.dlq", "hub.alerts"] {
-        let ok = Command::new(tansu()).args(["topic", "create", t, "--partitions", "3", "--broker", &url]).stdout(Stdio::null()).status().unwrap();
+    for t in [
+        "kiosk.results",
+        "slaughter.reports",
+        "export.declarations",
+        "hub.dlq",
+        "hub.alerts",
+    ] {
+        let ok = Command::new(tansu())
+            .args(["topic", "create", t, "--partitions", "3", "--broker", &url])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -129,7 +162,10 @@ async fn main() {
     for f in pending {
         f.await.unwrap().unwrap();
     }
-    println!("produced {N} messages in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "produced {N} messages in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let rate = |d: Duration| N as f64 / d.as_secs_f64();
     let bare1 = bare_drain(&bootstrap, "bench-bare-1").await;
@@ -137,8 +173,12 @@ async fn main() {
     let hub = hub_drain(&bootstrap, "bench-hub").await;
     println!("hub ingest              {:>10.0} messages/s", rate(hub));
     let bare2 = bare_drain(&bootstrap, "bench-bare-2").await;
-    println!("bare rdkafka consumer   {:>10.0} messages/s (again)", rate(bare2));
+    println!(
+        "bare rdkafka consumer   {:>10.0} messages/s (again)",
+        rate(bare2)
+    );
     let best_bare = rate(bare1.min(bare2));
     println!("ratio hub / best bare   {:>10.2}", rate(hub) / best_bare);
     let _ = broker.kill();
+    let _ = broker.wait();
 }

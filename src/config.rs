@@ -68,6 +68,8 @@ impl HubConfig {
 }
 
 #[cfg(test)]
+// figment's Jail API returns its large error type from the closures.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -98,7 +100,10 @@ mod tests {
     #[test]
     fn env_overrides_file_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("hub.toml", "[kafka]\nbrokers = \"file:9092\"\ngroup_id = \"from-file\"\n")?;
+            jail.create_file(
+                "hub.toml",
+                "[kafka]\nbrokers = \"file:9092\"\ngroup_id = \"from-file\"\n",
+            )?;
             jail.set_env("HUB__KAFKA__BROKERS", "env:9092");
             let c = HubConfig::load(Some(Path::new("hub.toml"))).unwrap();
             assert_eq!(c.kafka.brokers, "env:9092");
@@ -111,20 +116,29 @@ mod tests {
     fn unknown_keys_are_errors_naming_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("hub.toml", "[kafka]\nbrokerz = \"x\"\n")?;
-            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err().to_string();
+            let err = HubConfig::load(Some(Path::new("hub.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("brokerz"), "{err}");
             Ok(())
         });
-        let err = with_env(&[("HUB__STORAGE__DATADIR", "/x")], || HubConfig::load(None)).unwrap_err();
+        let err =
+            with_env(&[("HUB__STORAGE__DATADIR", "/x")], || HubConfig::load(None)).unwrap_err();
         assert!(err.to_string().contains("datadir"), "{err}");
     }
 
     #[test]
     fn open_api_on_a_public_address_is_refused() {
-        let err = with_env(&[("HUB__HTTP__LISTEN", "0.0.0.0:8080")], || HubConfig::load(None)).unwrap_err();
+        let err = with_env(&[("HUB__HTTP__LISTEN", "0.0.0.0:8080")], || {
+            HubConfig::load(None)
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("auth.tokens"), "{err}");
         let ok = with_env(
-            &[("HUB__HTTP__LISTEN", "0.0.0.0:8080"), ("HUB__AUTH__TOKENS", "[\"0123456789abcdef\"]")],
+            &[
+                ("HUB__HTTP__LISTEN", "0.0.0.0:8080"),
+                ("HUB__AUTH__TOKENS", "[\"0123456789abcdef\"]"),
+            ],
             || HubConfig::load(None),
         );
         assert!(ok.is_ok(), "{:?}", ok.err());

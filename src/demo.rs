@@ -36,7 +36,9 @@ pub struct DemoArgs {
 const PARTITIONS: i32 = 3;
 
 pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
-    println!("safety-hub demo: starting an embedded Kafka-protocol broker (librdkafka mock cluster)…");
+    println!(
+        "safety-hub demo: starting an embedded Kafka-protocol broker (librdkafka mock cluster)…"
+    );
     let mock: MockCluster<'static, DefaultProducerContext> =
         MockCluster::new(1).context("starting the embedded broker")?;
     let mut config = HubConfig::default();
@@ -44,7 +46,8 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     config.kafka.group_id = "safety-hub-demo".into();
     let t = &config.kafka.topics;
     for topic in [&t.kiosk, &t.slaughter, &t.export, &t.dlq, &t.alerts] {
-        mock.create_topic(topic, PARTITIONS, 1).with_context(|| format!("creating topic {topic}"))?;
+        mock.create_topic(topic, PARTITIONS, 1)
+            .with_context(|| format!("creating topic {topic}"))?;
     }
     config.http.listen = args.http.clone();
     config.storage.roll_interval = Duration::from_secs(5);
@@ -76,16 +79,26 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     // Traffic: incidents at 90 % of the rate, bad records mixed in at 10 %.
     let topics = topics_of(&config);
     let mut producers = Vec::new();
-    for (scenario, share, seed) in [(Scenario::Incidents, 0.9, args.seed), (Scenario::Bad, 0.1, args.seed + 1)] {
+    for (scenario, share, seed) in [
+        (Scenario::Incidents, 0.9, args.seed),
+        (Scenario::Bad, 0.1, args.seed + 1),
+    ] {
         let cfg = ProduceConfig {
             rate: args.rate * share,
             duration: args.duration,
             expected_duration: Some(args.duration.unwrap_or(Duration::from_secs(600))),
-            sim: SimConfig { seed, scenario, ..SimConfig::default() },
+            sim: SimConfig {
+                seed,
+                scenario,
+                ..SimConfig::default()
+            },
             ..ProduceConfig::default()
         };
-        let (brokers, topics, cancel) = (config.kafka.brokers.clone(), topics.clone(), cancel.clone());
-        producers.push(tokio::spawn(async move { produce(&brokers, &topics, cfg, cancel).await }));
+        let (brokers, topics, cancel) =
+            (config.kafka.brokers.clone(), topics.clone(), cancel.clone());
+        producers.push(tokio::spawn(async move {
+            produce(&brokers, &topics, cfg, cancel).await
+        }));
     }
     println!("  simulator   {:.0} messages/s: scenario `incidents` plus `bad` records (Ctrl-C to stop)\n", args.rate);
 
@@ -107,7 +120,11 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     }
     for p in producers {
         match p.await {
-            Ok(Ok(report)) => println!("simulator sent {} messages ({} invalid)", report.sent.total(), report.invalid),
+            Ok(Ok(report)) => println!(
+                "simulator sent {} messages ({} invalid)",
+                report.sent.total(),
+                report.invalid
+            ),
             Ok(Err(e)) => println!("simulator stopped: {e}"),
             Err(e) => println!("simulator task failed: {e}"),
         }
@@ -158,11 +175,21 @@ async fn print_status(hub: &RunningHub) {
         Ok(r) => rows_as_text(&r),
         Err(e) => format!("(query failed: {e})"),
     };
-    let lag: i64 = hub.ingest.progress.lags().iter().filter_map(|l| l.lag()).sum();
+    let lag: i64 = hub
+        .ingest
+        .progress
+        .lags()
+        .iter()
+        .filter_map(|l| l.lag())
+        .sum();
     println!(
         "[{}] ingested: {counts} | dead letters by reason: {} | consumer lag {lag}",
         chrono::Utc::now().format("%H:%M:%S"),
-        if reasons.is_empty() { "none yet".to_string() } else { reasons }
+        if reasons.is_empty() {
+            "none yet".to_string()
+        } else {
+            reasons
+        }
     );
 }
 

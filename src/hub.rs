@@ -60,10 +60,14 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         config.ingest.declaration_retention,
         Some(processor_metrics),
     ))];
-    let ingest = Ingest { kafka: config.kafka.clone(), ingest: config.ingest.clone(), storage: config.storage.clone() }
-        .start(stages, &registry, cancel.clone())
-        .await
-        .context("starting ingest")?;
+    let ingest = Ingest {
+        kafka: config.kafka.clone(),
+        ingest: config.ingest.clone(),
+        storage: config.storage.clone(),
+    }
+    .start(stages, &registry, cancel.clone())
+    .await
+    .context("starting ingest")?;
 
     let catalog = Catalog::new(ingest.tables.clone());
     let sql = Arc::new(SqlEngine::new(catalog, config.sql.clone(), &registry)?);
@@ -73,13 +77,25 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         readiness: Arc::new(IngestReadiness(ingest.progress.clone())),
         auth: config.auth.clone(),
     };
-    let listener = hub_api::bind(config.http.addr()?)
-        .await
-        .with_context(|| format!("cannot listen on http.listen = {} (in use? pick another port)", config.http.listen))?;
+    let listener = hub_api::bind(config.http.addr()?).await.with_context(|| {
+        format!(
+            "cannot listen on http.listen = {} (in use? pick another port)",
+            config.http.listen
+        )
+    })?;
     let http_addr = listener.local_addr()?;
-    let http_task = tokio::spawn(hub_api::serve(listener, hub_api::router(state), cancel.clone()));
+    let http_task = tokio::spawn(hub_api::serve(
+        listener,
+        hub_api::router(state),
+        cancel.clone(),
+    ));
     tracing::info!(http = %http_addr, brokers = %config.kafka.brokers, data_dir = %config.storage.data_dir.display(), "safety-hub running");
-    Ok(RunningHub { ingest, sql, http_addr, http_task })
+    Ok(RunningHub {
+        ingest,
+        sql,
+        http_addr,
+        http_task,
+    })
 }
 
 impl RunningHub {

@@ -16,7 +16,11 @@ use tracing_subscriber::EnvFilter;
 use crate::config::HubConfig;
 
 #[derive(Parser)]
-#[command(name = "safety-hub", version, about = "Streaming hub for food and product safety regulators")]
+#[command(
+    name = "safety-hub",
+    version,
+    about = "Streaming hub for food and product safety regulators"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,10 @@ enum Command {
 
 fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// The root token: cancelled on Ctrl-C or SIGTERM; every task stops gracefully from it.
@@ -62,8 +69,9 @@ fn root_token() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing the SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
             tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
         }
         #[cfg(not(unix))]
@@ -93,7 +101,12 @@ async fn main() -> Result<()> {
             init_logging("info");
             simulate::run(args, root_token()).await
         }
-        Command::Sql { query, url, token, format } => {
+        Command::Sql {
+            query,
+            url,
+            token,
+            format,
+        } => {
             let out = sql_client::run(&url, token.as_deref(), &query, format).await?;
             println!("{out}");
             Ok(())

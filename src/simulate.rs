@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::HubConfig;
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime_serde::re::humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 30s, 10m, 2h)"))
+    humantime_serde::re::humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}`: {e} (e.g. 30s, 10m, 2h)"))
 }
 
 #[derive(clap::Args)]
@@ -40,7 +41,11 @@ pub struct SimulateArgs {
 
 pub fn topics_of(config: &HubConfig) -> Topics {
     let t = &config.kafka.topics;
-    Topics { kiosk: t.kiosk.clone(), slaughter: t.slaughter.clone(), export: t.export.clone() }
+    Topics {
+        kiosk: t.kiosk.clone(),
+        slaughter: t.slaughter.clone(),
+        export: t.export.clone(),
+    }
 }
 
 pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<()> {
@@ -49,7 +54,11 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<()> {
     let cfg = ProduceConfig {
         rate: args.rate,
         duration: args.duration,
-        sim: SimConfig { seed: args.seed, scenario: args.scenario, ..SimConfig::default() },
+        sim: SimConfig {
+            seed: args.seed,
+            scenario: args.scenario,
+            ..SimConfig::default()
+        },
         daily_rhythm: args.daily_rhythm,
         client_properties: config.kafka.client.clone(),
         ..ProduceConfig::default()

@@ -13,14 +13,21 @@ pub enum OutputFormat {
     Csv,
 }
 
-pub async fn run(url: &str, token: Option<&str>, sql: &str, format: OutputFormat) -> Result<String> {
+pub async fn run(
+    url: &str,
+    token: Option<&str>,
+    sql: &str,
+    format: OutputFormat,
+) -> Result<String> {
     let accept = match format {
         OutputFormat::Table => "application/vnd.apache.arrow.stream",
         OutputFormat::Json => "application/json",
         OutputFormat::Csv => "text/csv",
     };
     let endpoint = format!("{}/api/v1/sql", url.trim_end_matches('/'));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()?;
     let mut request = client
         .post(&endpoint)
         .header(reqwest::header::ACCEPT, accept)
@@ -46,7 +53,11 @@ pub async fn run(url: &str, token: Option<&str>, sql: &str, format: OutputFormat
             let reader = StreamReader::try_new(std::io::Cursor::new(body), None)?;
             let batches = reader.collect::<Result<Vec<_>, _>>()?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            format!("{}\n({rows} row{})", pretty_format_batches(&batches)?, if rows == 1 { "" } else { "s" })
+            format!(
+                "{}\n({rows} row{})",
+                pretty_format_batches(&batches)?,
+                if rows == 1 { "" } else { "s" }
+            )
         }
         OutputFormat::Json | OutputFormat::Csv => String::from_utf8_lossy(&body).into_owned(),
     })

@@ -17,21 +17,42 @@ fn hub_bin() -> Command {
 fn bad_configuration_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hub.toml");
-    std::fs::write(&file, "[kafka]\nbrokers = \"127.0.0.1:1\"\nbrokerz = \"typo\"\n").unwrap();
-    let out = hub_bin().args(["run", "--config"]).arg(&file).output().unwrap();
+    std::fs::write(
+        &file,
+        "[kafka]\nbrokers = \"127.0.0.1:1\"\nbrokerz = \"typo\"\n",
+    )
+    .unwrap();
+    let out = hub_bin()
+        .args(["run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("brokerz"), "{err}");
 
-    let out = hub_bin().args(["run"]).env("HUB__HTTP__LISTEN", "0.0.0.0:18099").output().unwrap();
+    let out = hub_bin()
+        .args(["run"])
+        .env("HUB__HTTP__LISTEN", "0.0.0.0:18099")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("auth.tokens"));
 
-    let out = hub_bin().args(["run"]).env("HUB__INGEST__BATCH_MAX_WAIT", "soon").output().unwrap();
+    let out = hub_bin()
+        .args(["run"])
+        .env("HUB__INGEST__BATCH_MAX_WAIT", "soon")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("batch_max_wait"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .to_lowercase()
+        .contains("batch_max_wait"));
 
-    let out = hub_bin().args(["run", "--config", "/nonexistent/hub.toml"]).output().unwrap();
+    let out = hub_bin()
+        .args(["run", "--config", "/nonexistent/hub.toml"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/hub.toml"));
 }
 
@@ -57,7 +78,10 @@ async fn toml_config_and_simulated_bad_traffic() {
         .args(["run", "--config"])
         .arg(&file)
         .env("HUB__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("HUB__SQL__PG_LISTEN", format!("127.0.0.1:{}", common::free_port()))
+        .env(
+            "HUB__SQL__PG_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -65,10 +89,26 @@ async fn toml_config_and_simulated_bad_traffic() {
     let url = format!("http://127.0.0.1:{port}");
 
     let out = hub_bin()
-        .args(["simulate", "--brokers", &broker.bootstrap(), "--scenario", "bad", "--rate", "400", "--duration", "5s", "--seed", "7"])
+        .args([
+            "simulate",
+            "--brokers",
+            &broker.bootstrap(),
+            "--scenario",
+            "bad",
+            "--rate",
+            "400",
+            "--duration",
+            "5s",
+            "--seed",
+            "7",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(report.contains("invalid"), "{report}");
 

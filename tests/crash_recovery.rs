@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::feeds::{event, feed_counts, invalid_messages};
-use common::{producer, produce_all, wait_for, Broker, Hub};
+use common::{produce_all, producer, wait_for, Broker, Hub};
 
 const EVENTS: usize = 20_000;
 
@@ -47,10 +47,15 @@ async fn kill_9_twice_mid_stream_then_identical_counts() {
 
     for (round, threshold) in [(1, 4_000i64), (2, 11_000)] {
         let h = &hub;
-        wait_for(&format!("{threshold} kiosk rows before kill {round}"), Duration::from_secs(120), || async move {
-            let (status, v) = h.sql_raw("SELECT count(*) FROM kiosk_results").await;
-            (status.is_success() && v["rows"][0][0].as_i64().unwrap_or(0) >= threshold).then_some(())
-        })
+        wait_for(
+            &format!("{threshold} kiosk rows before kill {round}"),
+            Duration::from_secs(120),
+            || async move {
+                let (status, v) = h.sql_raw("SELECT count(*) FROM kiosk_results").await;
+                (status.is_success() && v["rows"][0][0].as_i64().unwrap_or(0) >= threshold)
+                    .then_some(())
+            },
+        )
         .await;
         hub.kill9();
         hub.start().await;
@@ -59,13 +64,20 @@ async fn kill_9_twice_mid_stream_then_identical_counts() {
 
     let (kiosk, slaughter, export) = feed_counts(EVENTS);
     let t = Duration::from_secs(120);
-    hub.wait_count("SELECT count(*) FROM kiosk_results", kiosk, t).await;
-    hub.wait_count("SELECT count(*) FROM slaughter_reports", slaughter, t).await;
-    hub.wait_count("SELECT count(*) FROM export_declarations", export, t).await;
-    hub.wait_count("SELECT count(*) FROM dead_letters", dead, t).await;
+    hub.wait_count("SELECT count(*) FROM kiosk_results", kiosk, t)
+        .await;
+    hub.wait_count("SELECT count(*) FROM slaughter_reports", slaughter, t)
+        .await;
+    hub.wait_count("SELECT count(*) FROM export_declarations", export, t)
+        .await;
+    hub.wait_count("SELECT count(*) FROM dead_letters", dead, t)
+        .await;
     for table in ["kiosk_results", "slaughter_reports", "export_declarations"] {
         assert_eq!(
-            hub.count(&format!("SELECT count(*) - count(DISTINCT event_id) FROM {table}")).await,
+            hub.count(&format!(
+                "SELECT count(*) - count(DISTINCT event_id) FROM {table}"
+            ))
+            .await,
             0,
             "{table} holds an event twice"
         );
@@ -77,12 +89,20 @@ async fn kill_9_twice_mid_stream_then_identical_counts() {
     );
     // Both restarts resumed from a checkpoint rather than from scratch.
     let log = hub.log_text();
-    assert!(log.matches("recovered from checkpoint").count() >= 3, "{}", common::tail(&log, 30));
+    assert!(
+        log.matches("recovered from checkpoint").count() >= 3,
+        "{}",
+        common::tail(&log, 30)
+    );
 
     // And a graceful stop writes a final checkpoint: a restart has nothing to replay.
     assert!(hub.terminate().success());
     hub.start().await;
-    hub.wait_count("SELECT count(*) FROM kiosk_results", kiosk, t).await;
+    hub.wait_count("SELECT count(*) FROM kiosk_results", kiosk, t)
+        .await;
     let metrics = hub.metrics().await;
-    assert!(!metrics.contains("hub_ingest_records_total{feed=\"kiosk\",outcome=\"accepted\"}"), "nothing is replayed after a graceful stop:\n{metrics}");
+    assert!(
+        !metrics.contains("hub_ingest_records_total{feed=\"kiosk\",outcome=\"accepted\"}"),
+        "nothing is replayed after a graceful stop:\n{metrics}"
+    );
 }

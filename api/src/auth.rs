@@ -18,7 +18,9 @@ pub struct AuthConfig {
 
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig").field("tokens", &format!("<{} redacted>", self.tokens.len())).finish()
+        f.debug_struct("AuthConfig")
+            .field("tokens", &format!("<{} redacted>", self.tokens.len()))
+            .finish()
     }
 }
 
@@ -38,7 +40,9 @@ impl AuthConfig {
 
     /// Constant-time comparison against every configured token.
     pub fn accepts(&self, presented: &str) -> bool {
-        self.tokens.iter().fold(false, |found, t| found | constant_time_eq(t.as_bytes(), presented.as_bytes()))
+        self.tokens.iter().fold(false, |found, t| {
+            found | constant_time_eq(t.as_bytes(), presented.as_bytes())
+        })
     }
 }
 
@@ -49,7 +53,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub async fn require_bearer(State(auth): State<AuthConfig>, request: Request, next: Next) -> Response {
+pub async fn require_bearer(
+    State(auth): State<AuthConfig>,
+    request: Request,
+    next: Next,
+) -> Response {
     if auth.is_open() {
         return next.run(request).await;
     }
@@ -57,7 +65,10 @@ pub async fn require_bearer(State(auth): State<AuthConfig>, request: Request, ne
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match presented {
         Some(token) if auth.accepts(token) => next.run(request).await,
@@ -71,10 +82,16 @@ mod tests {
 
     #[test]
     fn accepts_only_configured_tokens_and_hides_them() {
-        let a = AuthConfig { tokens: vec!["s3cret-token-0123456789".into()] };
+        let a = AuthConfig {
+            tokens: vec!["s3cret-token-0123456789".into()],
+        };
         assert!(a.accepts("s3cret-token-0123456789"));
         assert!(!a.accepts("s3cret-token-012345678"));
         assert!(!format!("{a:?}").contains("s3cret"));
-        assert!(AuthConfig { tokens: vec!["short".into()] }.validate().is_err());
+        assert!(AuthConfig {
+            tokens: vec!["short".into()]
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -17,7 +17,10 @@ pub enum ApiError {
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("HTTP server error on {addr}: {source}")]
-    Serve { addr: String, source: std::io::Error },
+    Serve {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 impl ApiError {
@@ -30,7 +33,9 @@ impl ApiError {
                 SqlError::Refused(_) => StatusCode::FORBIDDEN,
                 SqlError::Invalid(_) => StatusCode::BAD_REQUEST,
                 SqlError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-                SqlError::MemoryLimit { .. } | SqlError::TooManyRows(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                SqlError::MemoryLimit { .. } | SqlError::TooManyRows(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Config(_) | ApiError::Serve { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -41,11 +46,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut response = (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response();
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("static header"),
+            );
         }
         response
     }

@@ -19,7 +19,9 @@ pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 impl ResultFormat {
     /// Picks a format from an `Accept` header; JSON when absent or `*/*`.
     pub fn from_accept(accept: Option<&str>) -> Result<Self, ApiError> {
-        let Some(accept) = accept else { return Ok(ResultFormat::Json) };
+        let Some(accept) = accept else {
+            return Ok(ResultFormat::Json);
+        };
         for part in accept.split(',') {
             let media = part.split(';').next().unwrap_or("").trim();
             match media {
@@ -44,7 +46,9 @@ impl ResultFormat {
 }
 
 fn encode_err(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Sql(hub_sql::SqlError::Execution(format!("encoding the result failed: {e}")))
+    ApiError::Sql(hub_sql::SqlError::Execution(format!(
+        "encoding the result failed: {e}"
+    )))
 }
 
 pub fn encode(result: &QueryResult, format: ResultFormat) -> Result<Vec<u8>, ApiError> {
@@ -53,9 +57,12 @@ pub fn encode(result: &QueryResult, format: ResultFormat) -> Result<Vec<u8>, Api
         ResultFormat::Csv => {
             let mut buf = Vec::new();
             {
-                let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut buf);
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(&mut buf);
                 if result.batches.is_empty() {
-                    w.write(&RecordBatch::new_empty(result.schema.clone())).map_err(encode_err)?;
+                    w.write(&RecordBatch::new_empty(result.schema.clone()))
+                        .map_err(encode_err)?;
                 }
                 for b in &result.batches {
                     w.write(b).map_err(encode_err)?;
@@ -66,7 +73,8 @@ pub fn encode(result: &QueryResult, format: ResultFormat) -> Result<Vec<u8>, Api
         ResultFormat::ArrowStream => {
             let mut buf = Vec::new();
             {
-                let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, &result.schema).map_err(encode_err)?;
+                let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, &result.schema)
+                    .map_err(encode_err)?;
                 for b in &result.batches {
                     w.write(b).map_err(encode_err)?;
                 }
@@ -79,12 +87,19 @@ pub fn encode(result: &QueryResult, format: ResultFormat) -> Result<Vec<u8>, Api
 
 /// `{"columns": [names], "rows": [[values in column order]]}`.
 pub fn to_json(result: &QueryResult) -> Result<Value, ApiError> {
-    let columns: Vec<String> = result.schema.fields().iter().map(|f| f.name().clone()).collect();
+    let columns: Vec<String> = result
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let mut rows: Vec<Value> = Vec::with_capacity(result.num_rows());
     for batch in &result.batches {
         let mut buf = Vec::new();
         {
-            let mut w = WriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(&mut buf);
+            let mut w = WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, JsonArray>(&mut buf);
             w.write(batch).map_err(encode_err)?;
             w.finish().map_err(encode_err)?;
         }
@@ -93,7 +108,12 @@ pub fn to_json(result: &QueryResult) -> Result<Value, ApiError> {
         }
         let objects: Vec<Map<String, Value>> = serde_json::from_slice(&buf).map_err(encode_err)?;
         for mut o in objects {
-            rows.push(Value::Array(columns.iter().map(|c| o.remove(c).unwrap_or(Value::Null)).collect()));
+            rows.push(Value::Array(
+                columns
+                    .iter()
+                    .map(|c| o.remove(c).unwrap_or(Value::Null))
+                    .collect(),
+            ));
         }
     }
     Ok(serde_json::json!({ "columns": columns, "rows": rows }))
@@ -106,8 +126,14 @@ mod tests {
     #[test]
     fn accept_header_picks_the_format() {
         assert_eq!(ResultFormat::from_accept(None).unwrap(), ResultFormat::Json);
-        assert_eq!(ResultFormat::from_accept(Some("text/csv")).unwrap(), ResultFormat::Csv);
-        assert_eq!(ResultFormat::from_accept(Some(ARROW_STREAM)).unwrap(), ResultFormat::ArrowStream);
+        assert_eq!(
+            ResultFormat::from_accept(Some("text/csv")).unwrap(),
+            ResultFormat::Csv
+        );
+        assert_eq!(
+            ResultFormat::from_accept(Some(ARROW_STREAM)).unwrap(),
+            ResultFormat::ArrowStream
+        );
         assert!(ResultFormat::from_accept(Some("image/png")).is_err());
     }
 }

@@ -29,13 +29,19 @@ pub struct ApiState {
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/sql", post(sql))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), require_bearer));
+        .route_layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            require_bearer,
+        ));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api)
-        .fallback(|| async { ApiError::BadRequest("no such endpoint".into()).into_response_with(StatusCode::NOT_FOUND) })
+        .fallback(|| async {
+            ApiError::BadRequest("no such endpoint".into())
+                .into_response_with(StatusCode::NOT_FOUND)
+        })
         .with_state(state)
 }
 
@@ -62,7 +68,11 @@ async fn metrics(State(s): State<ApiState>) -> Response {
 async fn readyz(State(s): State<ApiState>) -> Response {
     match s.readiness.ready() {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -72,10 +82,16 @@ struct SqlRequest {
     sql: String,
 }
 
-async fn sql(State(s): State<ApiState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn sql(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let format = ResultFormat::from_accept(headers.get(ACCEPT).and_then(|v| v.to_str().ok()))?;
     let request: SqlRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!("the body must be JSON {{\"sql\": \"SELECT …\"}}: {e}"))
+        ApiError::BadRequest(format!(
+            "the body must be JSON {{\"sql\": \"SELECT …\"}}: {e}"
+        ))
     })?;
     let result = s.sql.query(&request.sql).await?;
     let body = encode(&result, format)?;

@@ -52,7 +52,11 @@ pub fn file_path(archive_dir: &Path, table: Table, day: i32, epoch: u64) -> Path
 }
 
 fn parse_epoch(file_name: &str) -> Option<u64> {
-    file_name.strip_prefix("part-")?.strip_suffix(".parquet")?.parse().ok()
+    file_name
+        .strip_prefix("part-")?
+        .strip_suffix(".parquet")?
+        .parse()
+        .ok()
 }
 
 fn sync_dir(dir: &Path) -> Result<(), IngestError> {
@@ -70,16 +74,24 @@ pub fn write_file(
     batches: &[RecordBatch],
 ) -> Result<ArchivedFile, IngestError> {
     let path = file_path(archive_dir, table, day, epoch);
-    let dir = path.parent().expect("archive files live in a partition directory");
+    let dir = path
+        .parent()
+        .expect("archive files live in a partition directory");
     fs::create_dir_all(dir).map_err(|e| IngestError::io(dir, e))?;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(|e| IngestError::io(&tmp, e))?;
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("level 3 is valid")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("level 3 is valid"),
+        ))
         .set_max_row_group_row_count(Some(128 * 1024))
         .build();
-    let parquet_err = |source| IngestError::Parquet { path: tmp.clone(), source };
-    let mut writer = ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(parquet_err)?;
+    let parquet_err = |source| IngestError::Parquet {
+        path: tmp.clone(),
+        source,
+    };
+    let mut writer =
+        ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(parquet_err)?;
     let mut rows = 0;
     for b in batches {
         rows += b.num_rows();
@@ -91,7 +103,14 @@ pub fn write_file(
     drop(file);
     fs::rename(&tmp, &path).map_err(|e| IngestError::io(&path, e))?;
     sync_dir(dir)?;
-    Ok(ArchivedFile { table, day, epoch, path, rows, bytes })
+    Ok(ArchivedFile {
+        table,
+        day,
+        epoch,
+        path,
+        rows,
+        bytes,
+    })
 }
 
 /// Lists the committed files (epoch ≤ `committed_epoch`) and deletes everything else:
@@ -100,9 +119,13 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
     let mut files = Vec::new();
     for table in Table::ALL {
         let table_dir = archive_dir.join(table.name());
-        let Ok(partitions) = fs::read_dir(&table_dir) else { continue };
+        let Ok(partitions) = fs::read_dir(&table_dir) else {
+            continue;
+        };
         for partition in partitions {
-            let partition = partition.map_err(|e| IngestError::io(&table_dir, e))?.path();
+            let partition = partition
+                .map_err(|e| IngestError::io(&table_dir, e))?
+                .path();
             let Some(day) = partition
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -113,11 +136,24 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
             };
             for entry in fs::read_dir(&partition).map_err(|e| IngestError::io(&partition, e))? {
                 let path = entry.map_err(|e| IngestError::io(&partition, e))?.path();
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default()
+                    .to_string();
                 match parse_epoch(&name) {
                     Some(epoch) if epoch <= committed_epoch => {
-                        let bytes = fs::metadata(&path).map_err(|e| IngestError::io(&path, e))?.len();
-                        files.push(ArchivedFile { table, day, epoch, path, rows: 0, bytes });
+                        let bytes = fs::metadata(&path)
+                            .map_err(|e| IngestError::io(&path, e))?
+                            .len();
+                        files.push(ArchivedFile {
+                            table,
+                            day,
+                            epoch,
+                            path,
+                            rows: 0,
+                            bytes,
+                        });
                     }
                     Some(_) | None if name.starts_with("part-") => {
                         tracing::info!(file = %path.display(), committed_epoch, "removing archive file of an uncommitted roll; its rows will be replayed");
@@ -128,7 +164,7 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
             }
         }
     }
-    files.sort_by(|a, b| (a.table, a.day, a.epoch).cmp(&(b.table, b.day, b.epoch)));
+    files.sort_by_key(|f| (f.table, f.day, f.epoch));
     Ok(files)
 }
 
@@ -148,7 +184,14 @@ mod tests {
     fn recover_keeps_committed_and_deletes_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let batch = RecordBatch::new_empty(Table::KioskResults.schema());
-        let a = write_file(dir.path(), Table::KioskResults, 20_778, 1, &[batch.clone()]).unwrap();
+        let a = write_file(
+            dir.path(),
+            Table::KioskResults,
+            20_778,
+            1,
+            std::slice::from_ref(&batch),
+        )
+        .unwrap();
         let b = write_file(dir.path(), Table::KioskResults, 20_778, 2, &[batch]).unwrap();
         let tmp = a.path.with_file_name("part-0000000003.parquet.tmp");
         fs::write(&tmp, b"half").unwrap();

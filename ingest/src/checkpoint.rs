@@ -59,7 +59,10 @@ impl Checkpoint {
     }
 
     pub fn stage(&self, name: &str) -> Option<&[u8]> {
-        self.stages.iter().find(|(n, _)| n == name).map(|(_, b)| b.as_slice())
+        self.stages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b.as_slice())
     }
 
     /// Writes this checkpoint atomically and prunes old ones.
@@ -88,7 +91,10 @@ impl Checkpoint {
     }
 
     fn read(path: &Path) -> Result<Checkpoint, IngestError> {
-        let corrupt = |reason: String| IngestError::CorruptCheckpoint { path: path.to_path_buf(), reason };
+        let corrupt = |reason: String| IngestError::CorruptCheckpoint {
+            path: path.to_path_buf(),
+            reason,
+        };
         let bytes = fs::read(path).map_err(|e| IngestError::io(path, e))?;
         if bytes.len() < 4 {
             return Err(corrupt("shorter than its checksum".into()));
@@ -113,10 +119,15 @@ impl Checkpoint {
         for path in list(dir)? {
             match Checkpoint::read(&path) {
                 Ok(cp) => return Ok(cp),
-                Err(e) => tracing::warn!(error = %e, "skipping unreadable checkpoint; trying an older one"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping unreadable checkpoint; trying an older one")
+                }
             }
         }
-        Ok(Checkpoint { format_version: FORMAT_VERSION, ..Default::default() })
+        Ok(Checkpoint {
+            format_version: FORMAT_VERSION,
+            ..Default::default()
+        })
     }
 
     pub fn next(&self) -> Checkpoint {
@@ -144,7 +155,7 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, IngestError> {
             found.push((epoch, path));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     Ok(found.into_iter().map(|(_, p)| p).collect())
 }
 
@@ -153,7 +164,11 @@ mod tests {
     use super::*;
 
     fn sample(epoch: u64) -> Checkpoint {
-        let mut cp = Checkpoint { format_version: FORMAT_VERSION, epoch, ..Default::default() };
+        let mut cp = Checkpoint {
+            format_version: FORMAT_VERSION,
+            epoch,
+            ..Default::default()
+        };
         cp.offsets = vec![("kiosk.results".into(), 0, 42)];
         cp.set_dedup_keys([1u128, u128::MAX].into_iter());
         cp.stages = vec![("export_declarations".into(), vec![1, 2, 3])];

@@ -178,8 +178,16 @@ fn require(ok: bool, key: &str, what: &str) -> Result<(), IngestError> {
 
 impl KafkaConfig {
     pub fn validate(&self) -> Result<(), IngestError> {
-        require(!self.brokers.trim().is_empty(), "kafka.brokers", "must name at least one host:port")?;
-        require(!self.group_id.trim().is_empty(), "kafka.group_id", "must not be empty")?;
+        require(
+            !self.brokers.trim().is_empty(),
+            "kafka.brokers",
+            "must name at least one host:port",
+        )?;
+        require(
+            !self.group_id.trim().is_empty(),
+            "kafka.group_id",
+            "must not be empty",
+        )?;
         let t = &self.topics;
         for (key, v) in [
             ("kafka.topics.kiosk", &t.kiosk),
@@ -193,14 +201,26 @@ impl KafkaConfig {
         let mut all = vec![&t.kiosk, &t.slaughter, &t.export, &t.dlq, &t.alerts];
         all.sort();
         all.dedup();
-        require(all.len() == 5, "kafka.topics", "the five topics must all differ")?;
-        require(self.created_topic_partitions >= 1, "kafka.created_topic_partitions", "must be at least 1")?;
+        require(
+            all.len() == 5,
+            "kafka.topics",
+            "the five topics must all differ",
+        )?;
+        require(
+            self.created_topic_partitions >= 1,
+            "kafka.created_topic_partitions",
+            "must be at least 1",
+        )?;
         require(
             (Duration::from_secs(1)..=Duration::from_secs(300)).contains(&self.session_timeout),
             "kafka.session_timeout",
             "must be between 1s and 5m",
         )?;
-        require(self.created_topic_replication >= 1, "kafka.created_topic_replication", "must be at least 1")?;
+        require(
+            self.created_topic_replication >= 1,
+            "kafka.created_topic_replication",
+            "must be at least 1",
+        )?;
         for key in ["bootstrap.servers", "group.id", "enable.auto.commit"] {
             require(
                 !self.client.contains_key(key),
@@ -214,20 +234,52 @@ impl KafkaConfig {
 
 impl IngestConfig {
     pub fn validate(&self) -> Result<(), IngestError> {
-        require(self.max_message_bytes >= 1024, "ingest.max_message_bytes", "must be at least 1024")?;
-        require(self.batch_max_messages >= 1, "ingest.batch_max_messages", "must be at least 1")?;
-        require(!self.batch_max_wait.is_zero(), "ingest.batch_max_wait", "must be above 0")?;
-        require(self.queue_batches >= 1, "ingest.queue_batches", "must be at least 1")?;
-        require(self.dedup_capacity >= 1000, "ingest.dedup_capacity", "must be at least 1000")?;
+        require(
+            self.max_message_bytes >= 1024,
+            "ingest.max_message_bytes",
+            "must be at least 1024",
+        )?;
+        require(
+            self.batch_max_messages >= 1,
+            "ingest.batch_max_messages",
+            "must be at least 1",
+        )?;
+        require(
+            !self.batch_max_wait.is_zero(),
+            "ingest.batch_max_wait",
+            "must be above 0",
+        )?;
+        require(
+            self.queue_batches >= 1,
+            "ingest.queue_batches",
+            "must be at least 1",
+        )?;
+        require(
+            self.dedup_capacity >= 1000,
+            "ingest.dedup_capacity",
+            "must be at least 1000",
+        )?;
         Ok(())
     }
 }
 
 impl StorageConfig {
     pub fn validate(&self) -> Result<(), IngestError> {
-        require(!self.data_dir.as_os_str().is_empty(), "storage.data_dir", "must not be empty")?;
-        require(!self.roll_interval.is_zero(), "storage.roll_interval", "must be above 0")?;
-        require(self.roll_max_bytes >= 1 << 20, "storage.roll_max_bytes", "must be at least 1 MiB")?;
+        require(
+            !self.data_dir.as_os_str().is_empty(),
+            "storage.data_dir",
+            "must not be empty",
+        )?;
+        require(
+            !self.roll_interval.is_zero(),
+            "storage.roll_interval",
+            "must be above 0",
+        )?;
+        require(
+            self.roll_max_bytes >= 1 << 20,
+            "storage.roll_max_bytes",
+            "must be at least 1 MiB",
+        )?;
         Ok(())
     }
 }

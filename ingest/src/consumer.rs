@@ -61,7 +61,8 @@ impl ClientContext for HubConsumerContext {
         for (topic, t) in stats.topics {
             for (partition, p) in t.partitions {
                 if partition >= 0 {
-                    self.progress.set_high_watermark(&topic, partition, p.hi_offset);
+                    self.progress
+                        .set_high_watermark(&topic, partition, p.hi_offset);
                 }
             }
         }
@@ -72,8 +73,12 @@ impl ClientContext for HubConsumerContext {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", facility = fac, "{log_message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility = fac, "{log_message}"),
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility = fac, "{log_message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility = fac, "{log_message}")
+            }
             _ => tracing::debug!(target: "librdkafka", facility = fac, "{log_message}"),
         }
     }
@@ -84,10 +89,16 @@ impl ClientContext for HubConsumerContext {
             Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
         );
         if broker_down {
-            self.metrics.kafka_errors.with_label_values(&["broker_down"]).inc();
+            self.metrics
+                .kafka_errors
+                .with_label_values(&["broker_down"])
+                .inc();
             tracing::warn!(%reason, "all Kafka brokers are unreachable; the consumer keeps retrying");
         } else {
-            self.metrics.kafka_errors.with_label_values(&["consume"]).inc();
+            self.metrics
+                .kafka_errors
+                .with_label_values(&["consume"])
+                .inc();
             tracing::warn!(%error, %reason, "Kafka client error");
         }
     }
@@ -150,7 +161,11 @@ pub fn create_consumer(
     progress: Arc<Progress>,
     metrics: IngestMetrics,
 ) -> Result<HubConsumer, KafkaError> {
-    let context = HubConsumerContext { progress, start_from: kafka.start_from, metrics };
+    let context = HubConsumerContext {
+        progress,
+        start_from: kafka.start_from,
+        metrics,
+    };
     let consumer: HubConsumer = client_config(kafka)
         .set("group.id", &kafka.group_id)
         .set("enable.auto.commit", "false")
@@ -158,8 +173,14 @@ pub fn create_consumer(
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "range,roundrobin")
         .set("statistics.interval.ms", "1000")
-        .set("session.timeout.ms", kafka.session_timeout.as_millis().to_string())
-        .set("heartbeat.interval.ms", (kafka.session_timeout.as_millis() / 4).max(100).to_string())
+        .set(
+            "session.timeout.ms",
+            kafka.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (kafka.session_timeout.as_millis() / 4).max(100).to_string(),
+        )
         .set("enable.partition.eof", "false")
         .set("queued.max.messages.kbytes", "65536")
         .create_with_context(context)?;
@@ -220,7 +241,10 @@ pub async fn receive_loop(
         };
         if flush {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(ingest.batch_max_messages));
-            let raw = RawBatch { first_received, messages: full };
+            let raw = RawBatch {
+                first_received,
+                messages: full,
+            };
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 sent = tx.send(raw) => if sent.is_err() { break },
@@ -229,7 +253,12 @@ pub async fn receive_loop(
     }
     // Hand over what was read: the pipeline processes it before its final checkpoint.
     if !batch.is_empty() {
-        let _ = tx.send(RawBatch { first_received, messages: batch }).await;
+        let _ = tx
+            .send(RawBatch {
+                first_received,
+                messages: batch,
+            })
+            .await;
     }
 }
 

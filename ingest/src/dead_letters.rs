@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use hub_model::DeadLetter;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use serde::Serialize;
 use tokio::runtime::Handle;
 
@@ -68,20 +68,34 @@ pub struct DeadLetterSender {
 }
 
 impl DeadLetterSender {
-    pub fn new(kafka: &KafkaConfig, runtime: Handle, metrics: IngestMetrics) -> Result<Self, IngestError> {
+    pub fn new(
+        kafka: &KafkaConfig,
+        runtime: Handle,
+        metrics: IngestMetrics,
+    ) -> Result<Self, IngestError> {
         let producer: FutureProducer = client_config(kafka)
             .set("linger.ms", "5")
             .set("message.timeout.ms", "30000")
             .set("enable.idempotence", "false")
             .create()?;
-        Ok(DeadLetterSender { producer, topic: kafka.topics.dlq.clone(), pending: Vec::new(), runtime, metrics })
+        Ok(DeadLetterSender {
+            producer,
+            topic: kafka.topics.dlq.clone(),
+            pending: Vec::new(),
+            runtime,
+            metrics,
+        })
     }
 
     pub fn send(&mut self, d: &DeadLetter) {
         let record = DeadLetterRecord::of(d);
         let key = record.key();
         let body = serde_json::to_vec(&record).expect("a dead-letter record always serializes");
-        let mut p = Pending { key, body, delivery: None };
+        let mut p = Pending {
+            key,
+            body,
+            delivery: None,
+        };
         self.enqueue(&mut p);
         self.pending.push(p);
     }
@@ -98,7 +112,10 @@ impl DeadLetterSender {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Err((e, _)) => {
-                    self.metrics.kafka_errors.with_label_values(&["dlq_produce"]).inc();
+                    self.metrics
+                        .kafka_errors
+                        .with_label_values(&["dlq_produce"])
+                        .inc();
                     tracing::warn!(error = %e, topic = %self.topic, "queueing a dead letter failed; will retry at the next checkpoint");
                     p.delivery = None;
                     return;
@@ -130,7 +147,10 @@ impl DeadLetterSender {
             if failed.is_empty() {
                 break;
             }
-            self.metrics.kafka_errors.with_label_values(&["dlq_produce"]).inc_by(failed.len() as u64);
+            self.metrics
+                .kafka_errors
+                .with_label_values(&["dlq_produce"])
+                .inc_by(failed.len() as u64);
             if std::time::Instant::now() >= deadline {
                 let n = failed.len();
                 self.pending = failed;

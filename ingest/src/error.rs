@@ -18,7 +18,9 @@ pub enum IngestError {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
-    #[error("checkpoint {path} is unreadable: {reason}; move it away to rebuild state from the topics")]
+    #[error(
+        "checkpoint {path} is unreadable: {reason}; move it away to rebuild state from the topics"
+    )]
     CorruptCheckpoint { path: PathBuf, reason: String },
     #[error("stage state: {0}")]
     Stage(#[from] hub_model::ModelError),
@@ -35,6 +37,9 @@ pub enum IngestError {
 
 impl IngestError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IngestError::Io { path: path.into(), source }
+        IngestError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

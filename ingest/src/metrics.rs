@@ -2,8 +2,7 @@
 //! `hub_` prefix, base units, `_total` counters).
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::IngestError;
@@ -64,55 +63,129 @@ impl IngestMetrics {
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ];
         Ok(IngestMetrics {
-            records: reg(r, RECORDS, IntCounterVec::new(
-                Opts::new(RECORDS, "Feed messages by feed and outcome (accepted, duplicate, rejected)."),
-                &["feed", "outcome"],
-            ))?,
-            dead_letters: reg(r, DEAD_LETTERS, IntCounterVec::new(
-                Opts::new(DEAD_LETTERS, "Messages sent to the dead-letter topic, by feed and reason class."),
-                &["feed", "reason_class"],
-            ))?,
-            consumer_lag: reg(r, CONSUMER_LAG, IntGaugeVec::new(
-                Opts::new(CONSUMER_LAG, "Messages in the partition not yet processed by the hub."),
-                &["topic", "partition"],
-            ))?,
-            batch_latency: reg(r, BATCH_LATENCY, Histogram::with_opts(
-                HistogramOpts::new(BATCH_LATENCY, "From a micro-batch's first message received to its rows being queryable.")
+            records: reg(
+                r,
+                RECORDS,
+                IntCounterVec::new(
+                    Opts::new(
+                        RECORDS,
+                        "Feed messages by feed and outcome (accepted, duplicate, rejected).",
+                    ),
+                    &["feed", "outcome"],
+                ),
+            )?,
+            dead_letters: reg(
+                r,
+                DEAD_LETTERS,
+                IntCounterVec::new(
+                    Opts::new(
+                        DEAD_LETTERS,
+                        "Messages sent to the dead-letter topic, by feed and reason class.",
+                    ),
+                    &["feed", "reason_class"],
+                ),
+            )?,
+            consumer_lag: reg(
+                r,
+                CONSUMER_LAG,
+                IntGaugeVec::new(
+                    Opts::new(
+                        CONSUMER_LAG,
+                        "Messages in the partition not yet processed by the hub.",
+                    ),
+                    &["topic", "partition"],
+                ),
+            )?,
+            batch_latency: reg(
+                r,
+                BATCH_LATENCY,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        BATCH_LATENCY,
+                        "From a micro-batch's first message received to its rows being queryable.",
+                    )
                     .buckets(latency_buckets.clone()),
-            ))?,
-            batch_size: reg(r, BATCH_SIZE, Histogram::with_opts(
-                HistogramOpts::new(BATCH_SIZE, "Messages per micro-batch.")
-                    .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0]),
-            ))?,
-            checkpoint_age: reg(r, CHECKPOINT_AGE, prometheus::Gauge::new(
-                CHECKPOINT_AGE, "Seconds since the last checkpoint was written.",
-            ))?,
-            checkpoints: reg(r, CHECKPOINTS, IntCounterVec::new(
-                Opts::new(CHECKPOINTS, "Checkpoints attempted, by outcome (ok, error)."),
-                &["outcome"],
-            ))?,
-            checkpoint_duration: reg(r, CHECKPOINT_DURATION, Histogram::with_opts(
-                HistogramOpts::new(CHECKPOINT_DURATION, "Time to write the archive files and the checkpoint of one roll.")
+                ),
+            )?,
+            batch_size: reg(
+                r,
+                BATCH_SIZE,
+                Histogram::with_opts(
+                    HistogramOpts::new(BATCH_SIZE, "Messages per micro-batch.").buckets(vec![
+                        1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+                    ]),
+                ),
+            )?,
+            checkpoint_age: reg(
+                r,
+                CHECKPOINT_AGE,
+                prometheus::Gauge::new(
+                    CHECKPOINT_AGE,
+                    "Seconds since the last checkpoint was written.",
+                ),
+            )?,
+            checkpoints: reg(
+                r,
+                CHECKPOINTS,
+                IntCounterVec::new(
+                    Opts::new(
+                        CHECKPOINTS,
+                        "Checkpoints attempted, by outcome (ok, error).",
+                    ),
+                    &["outcome"],
+                ),
+            )?,
+            checkpoint_duration: reg(
+                r,
+                CHECKPOINT_DURATION,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        CHECKPOINT_DURATION,
+                        "Time to write the archive files and the checkpoint of one roll.",
+                    )
                     .buckets(latency_buckets),
-            ))?,
-            archive_files: reg(r, ARCHIVE_FILES, IntCounterVec::new(
-                Opts::new(ARCHIVE_FILES, "Parquet files written to the archive, by table."),
-                &["table"],
-            ))?,
-            archive_bytes: reg(r, ARCHIVE_BYTES, IntCounter::new(
-                ARCHIVE_BYTES, "Bytes of Parquet written to the archive.",
-            ))?,
-            dedup_entries: reg(r, DEDUP_ENTRIES, IntGauge::new(
-                DEDUP_ENTRIES, "Event ids remembered for deduplication.",
-            ))?,
-            live_bytes: reg(r, LIVE_BYTES, IntGauge::new(
-                LIVE_BYTES, "Bytes of accepted rows held in memory until the next roll.",
-            ))?,
-            kafka_errors: reg(r, KAFKA_ERRORS, IntCounterVec::new(
-                Opts::new(KAFKA_ERRORS, "Kafka client errors by kind (consume, dlq_produce, broker_down)."),
-                &["kind"],
-            ))?,
+                ),
+            )?,
+            archive_files: reg(
+                r,
+                ARCHIVE_FILES,
+                IntCounterVec::new(
+                    Opts::new(
+                        ARCHIVE_FILES,
+                        "Parquet files written to the archive, by table.",
+                    ),
+                    &["table"],
+                ),
+            )?,
+            archive_bytes: reg(
+                r,
+                ARCHIVE_BYTES,
+                IntCounter::new(ARCHIVE_BYTES, "Bytes of Parquet written to the archive."),
+            )?,
+            dedup_entries: reg(
+                r,
+                DEDUP_ENTRIES,
+                IntGauge::new(DEDUP_ENTRIES, "Event ids remembered for deduplication."),
+            )?,
+            live_bytes: reg(
+                r,
+                LIVE_BYTES,
+                IntGauge::new(
+                    LIVE_BYTES,
+                    "Bytes of accepted rows held in memory until the next roll.",
+                ),
+            )?,
+            kafka_errors: reg(
+                r,
+                KAFKA_ERRORS,
+                IntCounterVec::new(
+                    Opts::new(
+                        KAFKA_ERRORS,
+                        "Kafka client errors by kind (consume, dlq_produce, broker_down).",
+                    ),
+                    &["kind"],
+                ),
+            )?,
         })
     }
 }
-

@@ -99,10 +99,19 @@ impl Ingest {
         }
 
         // 2. The topics the hub owns.
-        topics::ensure_topics(&self.kafka, &[&self.kafka.topics.dlq, &self.kafka.topics.alerts], &cancel).await?;
+        topics::ensure_topics(
+            &self.kafka,
+            &[&self.kafka.topics.dlq, &self.kafka.topics.alerts],
+            &cancel,
+        )
+        .await?;
 
         // 3. Kafka clients and the pipeline.
-        let consumer = Arc::new(consumer::create_consumer(&self.kafka, progress.clone(), metrics.clone())?);
+        let consumer = Arc::new(consumer::create_consumer(
+            &self.kafka,
+            progress.clone(),
+            metrics.clone(),
+        )?);
         let dlq = DeadLetterSender::new(&self.kafka, Handle::current(), metrics.clone())?;
         let (tx, rx) = mpsc::channel::<RawBatch>(self.ingest.queue_batches);
         let consumer_task = tokio::spawn(consumer::receive_loop(
@@ -112,10 +121,17 @@ impl Ingest {
             tx,
             cancel.clone(),
         ));
-        let ticker_task = tokio::spawn(update_gauges(progress.clone(), metrics.clone(), cancel.clone()));
+        let ticker_task = tokio::spawn(update_gauges(
+            progress.clone(),
+            metrics.clone(),
+            cancel.clone(),
+        ));
 
         let mut pipeline = Pipeline {
-            validator: Validator { max_message_bytes: self.ingest.max_message_bytes, max_future: self.ingest.max_future },
+            validator: Validator {
+                max_message_bytes: self.ingest.max_message_bytes,
+                max_future: self.ingest.max_future,
+            },
             dedup,
             stages,
             builders: HashMap::new(),
@@ -135,7 +151,14 @@ impl Ingest {
             .spawn(move || pipeline.run(rx, runtime))
             .map_err(|e| IngestError::Stopped(format!("cannot start the pipeline thread: {e}")))?;
 
-        Ok(IngestHandle { tables, progress, metrics, consumer_task, ticker_task, pipeline_thread })
+        Ok(IngestHandle {
+            tables,
+            progress,
+            metrics,
+            consumer_task,
+            ticker_task,
+            pipeline_thread,
+        })
     }
 }
 
@@ -146,7 +169,9 @@ async fn update_gauges(progress: Arc<Progress>, metrics: IngestMetrics, cancel: 
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        metrics.checkpoint_age.set(progress.checkpoint_age_seconds());
+        metrics
+            .checkpoint_age
+            .set(progress.checkpoint_age_seconds());
         for l in progress.lags() {
             if let Some(lag) = l.lag() {
                 metrics
@@ -177,9 +202,16 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn run(&mut self, mut rx: mpsc::Receiver<RawBatch>, runtime: Handle) -> Result<(), IngestError> {
+    fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<RawBatch>,
+        runtime: Handle,
+    ) -> Result<(), IngestError> {
         loop {
-            let wait = self.storage.roll_interval.saturating_sub(self.last_roll.elapsed());
+            let wait = self
+                .storage
+                .roll_interval
+                .saturating_sub(self.last_roll.elapsed());
             let next = runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
             match next {
                 Ok(Some(batch)) => self.process(batch)?,
@@ -214,7 +246,10 @@ impl Pipeline {
         self.metrics.batch_size.observe(batch.messages.len() as f64);
         for m in &batch.messages {
             let key = (m.topic.to_string(), m.partition);
-            let next = advanced.get(&key).copied().or_else(|| self.progress.next_offset(&m.topic, m.partition));
+            let next = advanced
+                .get(&key)
+                .copied()
+                .or_else(|| self.progress.next_offset(&m.topic, m.partition));
             if next.is_some_and(|next| m.offset < next) {
                 // Already processed: a re-delivery after a rebalance, when the partition
                 // was re-positioned at our offset while later messages were in flight.
@@ -282,9 +317,14 @@ impl Pipeline {
             self.dirty = true;
         }
         for ((feed, outcome), n) in counts {
-            self.metrics.records.with_label_values(&[feed, outcome]).inc_by(n);
+            self.metrics
+                .records
+                .with_label_values(&[feed, outcome])
+                .inc_by(n);
         }
-        self.metrics.batch_latency.observe(batch.first_received.elapsed().as_secs_f64());
+        self.metrics
+            .batch_latency
+            .observe(batch.first_received.elapsed().as_secs_f64());
         self.metrics.live_bytes.set(self.tables.live_bytes() as i64);
         self.metrics.dedup_entries.set(self.dedup.len() as i64);
         Ok(())
@@ -299,7 +339,10 @@ impl Pipeline {
         let mut written: Vec<ArchivedFile> = Vec::new();
         for p in self.tables.pending() {
             let f = archive::write_file(&archive_dir, p.table, p.day, next.epoch, &p.batches)?;
-            self.metrics.archive_files.with_label_values(&[p.table.name()]).inc();
+            self.metrics
+                .archive_files
+                .with_label_values(&[p.table.name()])
+                .inc();
             self.metrics.archive_bytes.inc_by(f.bytes);
             written.push(f);
         }
@@ -307,7 +350,8 @@ impl Pipeline {
         next.offsets = self.progress.offsets();
         next.set_dedup_keys(self.dedup.keys());
         for stage in &self.stages {
-            next.stages.push((stage.name().to_string(), stage.snapshot()?));
+            next.stages
+                .push((stage.name().to_string(), stage.snapshot()?));
         }
         next.write(&self.storage.checkpoint_dir())?;
         let rows: usize = written.iter().map(|f| f.rows).sum();
@@ -319,7 +363,9 @@ impl Pipeline {
         self.dirty = false;
         self.last_roll = Instant::now();
         self.metrics.checkpoints.with_label_values(&["ok"]).inc();
-        self.metrics.checkpoint_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .checkpoint_duration
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.live_bytes.set(0);
         Ok(())
     }

@@ -51,7 +51,10 @@ impl Progress {
     }
 
     pub fn next_offset(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.lock().next.get(&(topic.to_string(), partition)).copied()
+        self.lock()
+            .next
+            .get(&(topic.to_string(), partition))
+            .copied()
     }
 
     /// Records processed offsets of one micro-batch.
@@ -68,7 +71,11 @@ impl Progress {
 
     pub fn offsets(&self) -> Vec<(String, i32, i64)> {
         let g = self.lock();
-        let mut v: Vec<_> = g.next.iter().map(|((t, p), o)| (t.clone(), *p, *o)).collect();
+        let mut v: Vec<_> = g
+            .next
+            .iter()
+            .map(|((t, p), o)| (t.clone(), *p, *o))
+            .collect();
         v.sort();
         v
     }
@@ -79,7 +86,10 @@ impl Progress {
 
     /// Seconds the oldest processed-but-not-checkpointed work has waited (0 when none).
     pub fn checkpoint_age_seconds(&self) -> f64 {
-        self.lock().dirty_since.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0)
+        self.lock()
+            .dirty_since
+            .map(|t| t.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
     }
 
     pub fn set_assigned(&self, partitions: impl IntoIterator<Item = Key>) {
@@ -92,7 +102,9 @@ impl Progress {
 
     pub fn set_high_watermark(&self, topic: &str, partition: i32, high: i64) {
         if high >= 0 {
-            self.lock().high.insert((topic.to_string(), partition), high);
+            self.lock()
+                .high
+                .insert((topic.to_string(), partition), high);
         }
     }
 
@@ -112,7 +124,10 @@ impl Progress {
     /// Caught up: partitions are assigned and each lags by at most `max_lag` messages.
     pub fn caught_up(&self, max_lag: i64) -> bool {
         let lags = self.lags();
-        !lags.is_empty() && lags.iter().all(|l| l.lag().is_some_and(|lag| lag <= max_lag))
+        !lags.is_empty()
+            && lags
+                .iter()
+                .all(|l| l.lag().is_some_and(|lag| lag <= max_lag))
     }
 }
 

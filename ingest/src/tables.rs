@@ -64,7 +64,11 @@ impl LiveTables {
         let mut out = Vec::new();
         for table in Table::ALL {
             for (day, batches) in &t[table.index()].live {
-                out.push(PendingPartition { table, day: *day, batches: batches.clone() });
+                out.push(PendingPartition {
+                    table,
+                    day: *day,
+                    batches: batches.clone(),
+                });
             }
         }
         out
@@ -94,7 +98,11 @@ impl TableSource for LiveTables {
         let state = &t[table.index()];
         TableSnapshot {
             schema: table.schema(),
-            files: state.files.iter().map(|f| f.path.clone()).collect::<Vec<PathBuf>>(),
+            files: state
+                .files
+                .iter()
+                .map(|f| f.path.clone())
+                .collect::<Vec<PathBuf>>(),
             batches: state.live.values().flatten().cloned().collect(),
         }
     }

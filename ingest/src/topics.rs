@@ -27,7 +27,11 @@ pub async fn ensure_topics(
                 break names
                     .iter()
                     .copied()
-                    .filter(|n| !md.topics().iter().any(|t| t.name() == *n && t.error().is_none()))
+                    .filter(|n| {
+                        !md.topics()
+                            .iter()
+                            .any(|t| t.name() == *n && t.error().is_none())
+                    })
                     .collect()
             }
             Err(e) => {

@@ -102,7 +102,8 @@ impl KioskBuilder {
         self.market_id.append_value(&e.market_id);
         self.region_code.append_value(&e.region_code);
         self.tested_at.append_value(e.tested_at.0);
-        self.sample_category.append_value(e.sample.category.as_str());
+        self.sample_category
+            .append_value(e.sample.category.as_str());
         self.sample_name.append_value(&e.sample.name);
         self.vendor_id.append_option(e.sample.vendor_id.as_deref());
         self.test_item.append_value(e.test_item.as_str());
@@ -263,8 +264,10 @@ impl ExportBuilder {
         self.destination.append_value(&e.destination);
         self.quantity_kg.append_value(e.quantity_kg);
         self.batch_marked.append_value(e.batch_marked);
-        self.inspection_status.append_value(e.inspection.status.as_str());
-        self.inspected_at.append_option(e.inspection.inspected_at.map(|t| t.0));
+        self.inspection_status
+            .append_value(e.inspection.status.as_str());
+        self.inspected_at
+            .append_option(e.inspection.inspected_at.map(|t| t.0));
         match &e.inspection.reasons {
             Some(reasons) => {
                 for r in reasons {
@@ -334,7 +337,8 @@ impl DeadLetterBuilder {
         self.topic.append_value(&d.topic);
         self.partition.append_value(d.partition);
         self.offset.append_value(d.offset);
-        self.kafka_timestamp.append_option(d.kafka_timestamp.map(|t| t.0));
+        self.kafka_timestamp
+            .append_option(d.kafka_timestamp.map(|t| t.0));
         self.reason_class.append_value(d.rejection.class.as_str());
         self.reason.append_value(d.rejection.reason());
         self.payload.append_value(&d.payload);

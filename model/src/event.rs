@@ -82,7 +82,11 @@ impl Validator {
         now: Timestamp,
     ) -> Result<Event<'a>, Rejection> {
         if payload.is_empty() {
-            return Err(Rejection::new(ReasonClass::Empty, None, "the message has 0 bytes"));
+            return Err(Rejection::new(
+                ReasonClass::Empty,
+                None,
+                "the message has 0 bytes",
+            ));
         }
         if payload.len() > self.max_message_bytes {
             return Err(Rejection::new(
@@ -167,7 +171,11 @@ fn classify(e: &serde_path_to_error::Error<serde_json::Error>) -> Rejection {
     }
     let message = strip_position(&inner.to_string());
     let path = e.path().to_string();
-    let parent = if path == "." { None } else { Some(path.as_str()) };
+    let parent = if path == "." {
+        None
+    } else {
+        Some(path.as_str())
+    };
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
         let field = match parent {

@@ -61,7 +61,9 @@ impl ExportDeclaration<'_> {
         validate::region_code("region_code", &self.region_code)?;
         validate::digits("hs_code", &self.hs_code, 6, 10)?;
         validate::length("product_category", &self.product_category, 1, 64)?;
-        if !(self.destination.len() == 2 && self.destination.bytes().all(|b| b.is_ascii_uppercase())) {
+        if !(self.destination.len() == 2
+            && self.destination.bytes().all(|b| b.is_ascii_uppercase()))
+        {
             return Err(Rejection::bad_value(
                 "destination",
                 format!("`{}` is not an ISO 3166-1 alpha-2 code", self.destination),

@@ -128,7 +128,9 @@ pub fn dead_letters() -> SchemaRef {
 }
 
 /// The tables the pipeline writes, each with its schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Table {
     KioskResults,

@@ -68,8 +68,18 @@ impl SlaughterReport<'_> {
             ));
         }
         for (name, part, whole, whole_name) in [
-            ("quarantine_passed <= head_count", self.quarantine_passed, self.head_count, "head_count"),
-            ("condemned <= head_count", self.condemned, self.head_count, "head_count"),
+            (
+                "quarantine_passed <= head_count",
+                self.quarantine_passed,
+                self.head_count,
+                "head_count",
+            ),
+            (
+                "condemned <= head_count",
+                self.condemned,
+                self.head_count,
+                "head_count",
+            ),
             (
                 "beta_agonist_positive <= beta_agonist_tested",
                 self.beta_agonist_positive,

@@ -62,7 +62,11 @@ pub(crate) fn non_negative(field: &str, v: f64) -> Result<(), Rejection> {
     }
 }
 
-pub(crate) fn not_in_future(field: &str, t: Timestamp, ctx: &CheckContext) -> Result<(), Rejection> {
+pub(crate) fn not_in_future(
+    field: &str,
+    t: Timestamp,
+    ctx: &CheckContext,
+) -> Result<(), Rejection> {
     let ahead = t.0 - ctx.now.0;
     if ahead > ctx.max_future_micros {
         Err(Rejection::new(

@@ -25,9 +25,14 @@ fn decode(feed: Feed, bytes: &[u8]) -> Result<Event<'_>, hub_model::Rejection> {
 #[test]
 fn every_valid_example_is_accepted() {
     let mut n = 0;
-    for (feed, text) in [(Feed::Kiosk, KIOSK), (Feed::Slaughter, SLAUGHTER), (Feed::Export, EXPORT)] {
+    for (feed, text) in [
+        (Feed::Kiosk, KIOSK),
+        (Feed::Slaughter, SLAUGHTER),
+        (Feed::Export, EXPORT),
+    ] {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let e = decode(feed, line.as_bytes()).unwrap_or_else(|r| panic!("{feed} example refused: {r}\n{line}"));
+            let e = decode(feed, line.as_bytes())
+                .unwrap_or_else(|r| panic!("{feed} example refused: {r}\n{line}"));
             assert_eq!(e.feed(), feed);
             n += 1;
         }
@@ -38,15 +43,28 @@ fn every_valid_example_is_accepted() {
 #[test]
 fn fields_decode_to_the_right_values() {
     let line = KIOSK.lines().nth(2).unwrap();
-    let Event::Kiosk(k) = decode(Feed::Kiosk, line.as_bytes()).unwrap() else { panic!() };
+    let Event::Kiosk(k) = decode(Feed::Kiosk, line.as_bytes()).unwrap() else {
+        panic!()
+    };
     assert_eq!(k.region_code, "330105001");
     assert_eq!(k.sample.name, "猪肉");
-    assert_eq!(k.tested_at, Timestamp::parse_rfc3339("2026-11-21T00:42:10Z").unwrap());
+    assert_eq!(
+        k.tested_at,
+        Timestamp::parse_rfc3339("2026-11-21T00:42:10Z").unwrap()
+    );
     assert!(k.sample.vendor_id.is_none());
     let line = EXPORT.lines().nth(1).unwrap();
-    let Event::Export(x) = decode(Feed::Export, line.as_bytes()).unwrap() else { panic!() };
-    assert_eq!(x.event_time(), Timestamp::parse_rfc3339("2026-11-21T06:30:00Z").unwrap());
-    assert_eq!(x.inspection.reasons.as_ref().unwrap()[0], "veterinary_drug_residue");
+    let Event::Export(x) = decode(Feed::Export, line.as_bytes()).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        x.event_time(),
+        Timestamp::parse_rfc3339("2026-11-21T06:30:00Z").unwrap()
+    );
+    assert_eq!(
+        x.inspection.reasons.as_ref().unwrap()[0],
+        "veterinary_drug_residue"
+    );
 }
 
 fn with(base: &Value, path: &[&str], value: Option<Value>) -> Vec<u8> {
@@ -72,30 +90,89 @@ fn invalid_cases() -> Vec<(Feed, Vec<u8>, ReasonClass, &'static str)> {
     let mut period_reversed = slaughter.clone();
     period_reversed["period_start"] = Value::from("2026-11-21T07:00:00+08:00");
     vec![
-        (Feed::Kiosk, br#"{"event_id": "x1", "kiosk_id": "K-1""#.to_vec(), ReasonClass::NotJson, "not JSON"),
-        (Feed::Kiosk, b"\xff\xfe\x00garbage".to_vec(), ReasonClass::NotJson, "not JSON"),
-        (Feed::Kiosk, b"[]".to_vec(), ReasonClass::NotObject, "not an object"),
-        (Feed::Kiosk, with(&kiosk, &["result"], Some("maybe".into())), ReasonClass::BadValue, "bad value: result"),
-        (Feed::Kiosk, with(&kiosk, &["market_id"], None), ReasonClass::MissingField, "missing field: market_id"),
-        (Feed::Kiosk, with(&kiosk, &["region_code"], Some("33A102".into())), ReasonClass::BadValue, "bad value: region_code"),
-        (Feed::Kiosk, with(&kiosk, &["tested_at"], Some("yesterday".into())), ReasonClass::BadValue, "bad value: tested_at"),
-        (Feed::Kiosk, with(&kiosk, &["tested_at"], Some(tomorrow.into())), ReasonClass::FutureTimestamp, "future timestamp"),
+        (
+            Feed::Kiosk,
+            br#"{"event_id": "x1", "kiosk_id": "K-1""#.to_vec(),
+            ReasonClass::NotJson,
+            "not JSON",
+        ),
+        (
+            Feed::Kiosk,
+            b"\xff\xfe\x00garbage".to_vec(),
+            ReasonClass::NotJson,
+            "not JSON",
+        ),
+        (
+            Feed::Kiosk,
+            b"[]".to_vec(),
+            ReasonClass::NotObject,
+            "not an object",
+        ),
+        (
+            Feed::Kiosk,
+            with(&kiosk, &["result"], Some("maybe".into())),
+            ReasonClass::BadValue,
+            "bad value: result",
+        ),
+        (
+            Feed::Kiosk,
+            with(&kiosk, &["market_id"], None),
+            ReasonClass::MissingField,
+            "missing field: market_id",
+        ),
+        (
+            Feed::Kiosk,
+            with(&kiosk, &["region_code"], Some("33A102".into())),
+            ReasonClass::BadValue,
+            "bad value: region_code",
+        ),
+        (
+            Feed::Kiosk,
+            with(&kiosk, &["tested_at"], Some("yesterday".into())),
+            ReasonClass::BadValue,
+            "bad value: tested_at",
+        ),
+        (
+            Feed::Kiosk,
+            with(&kiosk, &["tested_at"], Some(tomorrow.into())),
+            ReasonClass::FutureTimestamp,
+            "future timestamp",
+        ),
         (
             Feed::Slaughter,
             with(&slaughter, &["quarantine_passed"], Some(500.into())),
             ReasonClass::Invariant,
             "invariant: quarantine_passed <= head_count",
         ),
-        (Feed::Slaughter, with(&slaughter, &["head_count"], Some((-3).into())), ReasonClass::BadValue, "bad value: head_count"),
-        (Feed::Slaughter, serde_json::to_vec(&period_reversed).unwrap(), ReasonClass::Invariant, "invariant: period"),
+        (
+            Feed::Slaughter,
+            with(&slaughter, &["head_count"], Some((-3).into())),
+            ReasonClass::BadValue,
+            "bad value: head_count",
+        ),
+        (
+            Feed::Slaughter,
+            serde_json::to_vec(&period_reversed).unwrap(),
+            ReasonClass::Invariant,
+            "invariant: period",
+        ),
         (
             Feed::Export,
-            with(&export, &["inspection"], Some(serde_json::json!({"status": "fail"}))),
+            with(
+                &export,
+                &["inspection"],
+                Some(serde_json::json!({"status": "fail"})),
+            ),
             ReasonClass::Invariant,
             "invariant: inspected_at required",
         ),
         (Feed::Kiosk, Vec::new(), ReasonClass::Empty, "empty"),
-        (Feed::Export, vec![b' '; 10 << 20], ReasonClass::TooLarge, "too large"),
+        (
+            Feed::Export,
+            vec![b' '; 10 << 20],
+            ReasonClass::TooLarge,
+            "too large",
+        ),
     ]
 }
 
@@ -107,7 +184,10 @@ fn every_invalid_case_is_rejected_with_its_reason_class() {
             Ok(_) => panic!("accepted an invalid {feed} message: {preview}"),
             Err(r) => {
                 assert_eq!(r.class, class, "{preview}: {r}");
-                assert!(r.reason().starts_with(start), "reason `{r}` should start with `{start}` for {preview}");
+                assert!(
+                    r.reason().starts_with(start),
+                    "reason `{r}` should start with `{start}` for {preview}"
+                );
             }
         }
     }
@@ -116,12 +196,23 @@ fn every_invalid_case_is_rejected_with_its_reason_class() {
 #[test]
 fn nested_fields_are_named_by_path() {
     let kiosk = first(KIOSK);
-    let r = decode(Feed::Kiosk, &with(&kiosk, &["sample", "category"], Some("meat".into()))).unwrap_err();
-    assert_eq!(r.reason().split(" (").next().unwrap(), "bad value: sample.category");
+    let r = decode(
+        Feed::Kiosk,
+        &with(&kiosk, &["sample", "category"], Some("meat".into())),
+    )
+    .unwrap_err();
+    assert_eq!(
+        r.reason().split(" (").next().unwrap(),
+        "bad value: sample.category"
+    );
     let r = decode(Feed::Kiosk, &with(&kiosk, &["sample", "name"], None)).unwrap_err();
     assert_eq!(r.reason(), "missing field: sample.name");
     let export = first(EXPORT);
-    let r = decode(Feed::Export, &with(&export, &["destination"], Some("hk".into()))).unwrap_err();
+    let r = decode(
+        Feed::Export,
+        &with(&export, &["destination"], Some("hk".into())),
+    )
+    .unwrap_err();
     assert!(r.reason().starts_with("bad value: destination"), "{r}");
 }
 
@@ -130,7 +221,10 @@ fn unknown_fields_are_ignored_and_limits_are_configurable() {
     let kiosk = first(KIOSK);
     let extra = with(&kiosk, &["operator"], Some("someone".into()));
     assert!(decode(Feed::Kiosk, &extra).is_ok());
-    let small = Validator { max_message_bytes: 100, ..Validator::default() };
+    let small = Validator {
+        max_message_bytes: 100,
+        ..Validator::default()
+    };
     let r = small.decode(Feed::Kiosk, &extra, now()).unwrap_err();
     assert_eq!(r.class, ReasonClass::TooLarge);
     assert!(r.reason().contains("100"), "{r}");
@@ -140,5 +234,8 @@ fn unknown_fields_are_ignored_and_limits_are_configurable() {
 fn trailing_garbage_after_the_object_is_not_json() {
     let mut bytes = KIOSK.lines().next().unwrap().as_bytes().to_vec();
     bytes.extend_from_slice(b" {}");
-    assert_eq!(decode(Feed::Kiosk, &bytes).unwrap_err().class, ReasonClass::NotJson);
+    assert_eq!(
+        decode(Feed::Kiosk, &bytes).unwrap_err().class,
+        ReasonClass::NotJson
+    );
 }

@@ -115,7 +115,11 @@ impl DeclarationLedger {
             self.prune();
         }
         if let Some(m) = &self.metrics {
-            let label = if outcome == VersionOutcome::Superseded { "superseded" } else { "latest" };
+            let label = if outcome == VersionOutcome::Superseded {
+                "superseded"
+            } else {
+                "latest"
+            };
             m.declaration_versions.with_label_values(&[label]).inc();
             m.declarations_tracked.set(self.latest.len() as i64);
         }
@@ -125,7 +129,9 @@ impl DeclarationLedger {
     /// Forgets declarations whose latest version fell out of retention.
     pub fn prune(&mut self) {
         self.versions_since_prune = 0;
-        let Some(newest) = self.newest_event_time else { return };
+        let Some(newest) = self.newest_event_time else {
+            return;
+        };
         let horizon = newest.0 - self.retention.as_micros() as i64;
         self.latest.retain(|_, v| v.event_time.0 >= horizon);
     }
@@ -156,16 +162,31 @@ impl StatefulStage for DeclarationLedger {
     }
 
     fn snapshot(&self) -> Result<Vec<u8>, ModelError> {
-        let mut latest: Vec<_> = self.latest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut latest: Vec<_> = self
+            .latest
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         latest.sort_by(|a, b| a.0.cmp(&b.0));
-        let snap = Snapshot { latest, newest_event_time: self.newest_event_time };
-        postcard::to_stdvec(&snap)
-            .map_err(|source| ProcessorError::Snapshot { stage: Self::STAGE_NAME, source }.into())
+        let snap = Snapshot {
+            latest,
+            newest_event_time: self.newest_event_time,
+        };
+        postcard::to_stdvec(&snap).map_err(|source| {
+            ProcessorError::Snapshot {
+                stage: Self::STAGE_NAME,
+                source,
+            }
+            .into()
+        })
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), ModelError> {
-        let snap: Snapshot = postcard::from_bytes(bytes)
-            .map_err(|source| ProcessorError::Snapshot { stage: Self::STAGE_NAME, source })?;
+        let snap: Snapshot =
+            postcard::from_bytes(bytes).map_err(|source| ProcessorError::Snapshot {
+                stage: Self::STAGE_NAME,
+                source,
+            })?;
         self.latest = snap.latest.into_iter().collect();
         self.newest_event_time = snap.newest_event_time;
         if let Some(m) = &self.metrics {
@@ -192,7 +213,10 @@ mod tests {
 
     fn feed(ledger: &mut DeclarationLedger, raw: &str) -> VersionOutcome {
         let now = Timestamp::parse_rfc3339("2026-11-22T00:00:00Z").unwrap();
-        match Validator::default().decode(Feed::Export, raw.as_bytes(), now).unwrap() {
+        match Validator::default()
+            .decode(Feed::Export, raw.as_bytes(), now)
+            .unwrap()
+        {
             Event::Export(d) => ledger.record(&d),
             _ => unreachable!(),
         }
@@ -203,7 +227,12 @@ mod tests {
         let v1 = version("D1", 1, "pending", None);
         let v2 = version("D1", 2, "fail", Some("2026-11-21T14:30:00+08:00"));
         let v3 = version("D1", 3, "pass", Some("2026-11-22T07:00:00+08:00"));
-        for order in [[&v1, &v2, &v3], [&v3, &v1, &v2], [&v2, &v3, &v1], [&v3, &v2, &v1]] {
+        for order in [
+            [&v1, &v2, &v3],
+            [&v3, &v1, &v2],
+            [&v2, &v3, &v1],
+            [&v3, &v2, &v1],
+        ] {
             let mut ledger = DeclarationLedger::new(Duration::from_secs(35 * 86_400), None);
             for raw in order {
                 feed(&mut ledger, raw);
@@ -232,8 +261,14 @@ mod tests {
     #[test]
     fn snapshot_round_trips_and_prune_forgets_old_declarations() {
         let mut ledger = DeclarationLedger::new(Duration::from_secs(3600), None);
-        feed(&mut ledger, &version("OLD", 2, "fail", Some("2026-11-20T00:00:00Z")));
-        feed(&mut ledger, &version("NEW", 2, "pass", Some("2026-11-21T10:00:00Z")));
+        feed(
+            &mut ledger,
+            &version("OLD", 2, "fail", Some("2026-11-20T00:00:00Z")),
+        );
+        feed(
+            &mut ledger,
+            &version("NEW", 2, "pass", Some("2026-11-21T10:00:00Z")),
+        );
         let bytes = ledger.snapshot().unwrap();
         let mut restored = DeclarationLedger::new(Duration::from_secs(3600), None);
         restored.restore(&bytes).unwrap();

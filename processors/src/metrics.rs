@@ -35,10 +35,16 @@ impl ProcessorMetrics {
         };
         registry
             .register(Box::new(m.declarations_tracked.clone()))
-            .map_err(|source| ProcessorError::Metric { name: DECLARATIONS_TRACKED, source })?;
+            .map_err(|source| ProcessorError::Metric {
+                name: DECLARATIONS_TRACKED,
+                source,
+            })?;
         registry
             .register(Box::new(m.declaration_versions.clone()))
-            .map_err(|source| ProcessorError::Metric { name: DECLARATION_VERSIONS, source })?;
+            .map_err(|source| ProcessorError::Metric {
+                name: DECLARATION_VERSIONS,
+                source,
+            })?;
         Ok(m)
     }
 }

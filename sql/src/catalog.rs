@@ -39,7 +39,9 @@ impl Catalog {
 
     /// A fresh session over snapshots taken now, with a per-query memory limit.
     pub async fn session(&self, memory_limit: usize) -> Result<SessionContext> {
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_limit, 1.0).build_arc()?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(memory_limit, 1.0)
+            .build_arc()?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("hub", "public")

@@ -46,7 +46,12 @@ impl SqlEngine {
             .enable_all()
             .build()
             .map_err(|e| SqlError::Config(format!("cannot start the SQL thread pool: {e}")))?;
-        Ok(SqlEngine { catalog, config, runtime: Some(runtime), metrics: SqlMetrics::new(registry)? })
+        Ok(SqlEngine {
+            catalog,
+            config,
+            runtime: Some(runtime),
+            metrics: SqlMetrics::new(registry)?,
+        })
     }
 
     pub fn config(&self) -> &SqlConfig {
@@ -57,8 +62,13 @@ impl SqlEngine {
     pub async fn query(&self, sql: &str) -> Result<QueryResult, SqlError> {
         let started = Instant::now();
         let result = self.run(sql).await;
-        self.metrics.duration.observe(started.elapsed().as_secs_f64());
-        self.metrics.queries.with_label_values(&[outcome(&result)]).inc();
+        self.metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .queries
+            .with_label_values(&[outcome(&result)])
+            .inc();
         if let Err(e) = &result {
             tracing::info!(error = %e, "SQL query failed");
         }
@@ -72,10 +82,16 @@ impl SqlEngine {
         let limit = self.config.query_memory_limit;
         let max_rows = self.config.max_result_rows;
         let timeout = self.config.query_timeout;
-        let runtime = self.runtime.as_ref().expect("the SQL runtime lives until drop");
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the SQL runtime lives until drop");
         let task = runtime.spawn(async move {
             let work = async {
-                let ctx = catalog.session(limit).await.map_err(|e| SqlError::from_datafusion(e, limit))?;
+                let ctx = catalog
+                    .session(limit)
+                    .await
+                    .map_err(|e| SqlError::from_datafusion(e, limit))?;
                 let options = SQLOptions::new()
                     .with_allow_ddl(false)
                     .with_allow_dml(false)
@@ -85,7 +101,10 @@ impl SqlEngine {
                     .await
                     .map_err(|e| SqlError::from_datafusion(e, limit))?;
                 let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                let mut stream = df.execute_stream().await.map_err(|e| SqlError::from_datafusion(e, limit))?;
+                let mut stream = df
+                    .execute_stream()
+                    .await
+                    .map_err(|e| SqlError::from_datafusion(e, limit))?;
                 let mut batches = Vec::new();
                 let mut rows = 0;
                 while let Some(b) = stream.next().await {
@@ -103,7 +122,8 @@ impl SqlEngine {
                 Err(_) => Err(SqlError::Timeout(timeout)),
             }
         });
-        task.await.map_err(|e| SqlError::Execution(format!("the query task failed: {e}")))?
+        task.await
+            .map_err(|e| SqlError::Execution(format!("the query task failed: {e}")))?
     }
 }
 

@@ -30,13 +30,22 @@ pub enum SqlError {
 impl SqlError {
     /// True when the caller's query is at fault (a 4xx), false for the hub's own faults.
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, SqlError::Execution(_) | SqlError::Config(_) | SqlError::Metric { .. })
+        !matches!(
+            self,
+            SqlError::Execution(_) | SqlError::Config(_) | SqlError::Metric { .. }
+        )
     }
 
-    pub(crate) fn from_datafusion(e: datafusion::error::DataFusionError, memory_limit: usize) -> Self {
+    pub(crate) fn from_datafusion(
+        e: datafusion::error::DataFusionError,
+        memory_limit: usize,
+    ) -> Self {
         use datafusion::error::DataFusionError as D;
         match e.find_root() {
-            D::ResourcesExhausted(detail) => SqlError::MemoryLimit { limit: memory_limit, detail: detail.clone() },
+            D::ResourcesExhausted(detail) => SqlError::MemoryLimit {
+                limit: memory_limit,
+                detail: detail.clone(),
+            },
             D::SQL(..) | D::NotImplemented(_) | D::Plan(_) | D::SchemaError(..) => {
                 SqlError::Invalid(e.strip_backtrace())
             }

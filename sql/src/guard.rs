@@ -8,7 +8,8 @@ use datafusion::sql::sqlparser::ast::Statement;
 use crate::SqlError;
 
 pub fn check_read_only(sql: &str) -> Result<(), SqlError> {
-    let statements = DFParser::parse_sql(sql).map_err(|e| SqlError::Invalid(format!("SQL syntax error: {e}")))?;
+    let statements = DFParser::parse_sql(sql)
+        .map_err(|e| SqlError::Invalid(format!("SQL syntax error: {e}")))?;
     if statements.len() != 1 {
         return Err(SqlError::Refused(format!(
             "send exactly one statement per request ({} given)",
@@ -23,7 +24,11 @@ pub fn check_read_only(sql: &str) -> Result<(), SqlError> {
     match &statements[0] {
         DfStatement::Statement(s) => match s.as_ref() {
             Statement::Query(_) => Ok(()),
-            Statement::Explain { statement, .. } if matches!(statement.as_ref(), Statement::Query(_)) => Ok(()),
+            Statement::Explain { statement, .. }
+                if matches!(statement.as_ref(), Statement::Query(_)) =>
+            {
+                Ok(())
+            }
             other => refused(&statement_kind(other)),
         },
         DfStatement::Explain(e) => match e.statement.as_ref() {
@@ -40,7 +45,12 @@ fn statement_kind(s: &Statement) -> String {
     let text = s.to_string();
     let words: Vec<&str> = text.split_whitespace().take(2).collect();
     let kind = match words.as_slice() {
-        [a, b] if matches!(a.to_ascii_uppercase().as_str(), "CREATE" | "DROP" | "ALTER" | "TRUNCATE") => {
+        [a, b]
+            if matches!(
+                a.to_ascii_uppercase().as_str(),
+                "CREATE" | "DROP" | "ALTER" | "TRUNCATE"
+            ) =>
+        {
             format!("{} {}", a.to_ascii_uppercase(), b.to_ascii_uppercase())
         }
         [a, ..] => a.to_ascii_uppercase(),
@@ -74,7 +84,10 @@ mod tests {
             ("INSERT INTO kiosk_results VALUES (1)", "INSERT"),
             ("DELETE FROM kiosk_results", "DELETE"),
             ("UPDATE kiosk_results SET result = 'pass'", "UPDATE"),
-            ("CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'", "CREATE EXTERNAL TABLE"),
+            (
+                "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc'",
+                "CREATE EXTERNAL TABLE",
+            ),
             ("COPY kiosk_results TO '/tmp/x.parquet'", "COPY"),
             ("SET datafusion.execution.batch_size = 1", "SET"),
             ("SELECT 1; SELECT 2", "exactly one statement"),

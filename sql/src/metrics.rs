@@ -16,16 +16,30 @@ pub struct SqlMetrics {
 
 impl SqlMetrics {
     pub fn new(r: &Registry) -> Result<Self, SqlError> {
-        let queries = IntCounterVec::new(Opts::new(QUERIES, "SQL queries by outcome."), &["outcome"])
-            .map_err(|source| SqlError::Metric { name: QUERIES, source })?;
+        let queries =
+            IntCounterVec::new(Opts::new(QUERIES, "SQL queries by outcome."), &["outcome"])
+                .map_err(|source| SqlError::Metric {
+                    name: QUERIES,
+                    source,
+                })?;
         let duration = Histogram::with_opts(
             HistogramOpts::new(QUERY_DURATION, "SQL query wall-clock time.")
                 .buckets(vec![0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0]),
         )
-        .map_err(|source| SqlError::Metric { name: QUERY_DURATION, source })?;
-        r.register(Box::new(queries.clone())).map_err(|source| SqlError::Metric { name: QUERIES, source })?;
+        .map_err(|source| SqlError::Metric {
+            name: QUERY_DURATION,
+            source,
+        })?;
+        r.register(Box::new(queries.clone()))
+            .map_err(|source| SqlError::Metric {
+                name: QUERIES,
+                source,
+            })?;
         r.register(Box::new(duration.clone()))
-            .map_err(|source| SqlError::Metric { name: QUERY_DURATION, source })?;
+            .map_err(|source| SqlError::Metric {
+                name: QUERY_DURATION,
+                source,
+            })?;
         Ok(SqlMetrics { queries, duration })
     }
 }

@@ -8,7 +8,9 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::union::UnionExec;
@@ -33,19 +35,27 @@ impl SnapshotTable {
                 .iter()
                 .map(|p| {
                     let s = p.to_str().ok_or_else(|| {
-                        DataFusionError::Execution(format!("archive path {} is not UTF-8", p.display()))
+                        DataFusionError::Execution(format!(
+                            "archive path {} is not UTF-8",
+                            p.display()
+                        ))
                     })?;
                     ListingTableUrl::parse(s)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".parquet");
             let config = ListingTableConfig::new_with_multi_paths(urls)
                 .with_listing_options(options)
                 .with_schema(schema.clone());
             Some(Arc::new(ListingTable::try_new(config)?))
         };
         let live = Arc::new(MemTable::try_new(schema.clone(), vec![snapshot.batches])?);
-        Ok(SnapshotTable { schema, archive, live })
+        Ok(SnapshotTable {
+            schema,
+            archive,
+            live,
+        })
     }
 }
 
@@ -59,7 +69,10 @@ impl TableProvider for SnapshotTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         // Parquet uses the filters to prune; the union re-applies them above.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }

@@ -8,7 +8,11 @@ use serde_json::{json, Value};
 use super::fixture;
 
 pub fn examples(file: &str) -> Vec<Value> {
-    fixture(file).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    fixture(file)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn set(mut v: Value, key: &str, value: Value) -> Vec<u8> {
@@ -32,18 +36,50 @@ pub fn invalid_messages() -> Vec<(String, Vec<u8>, &'static str)> {
     let kt = "kiosk.results".to_string();
     let st = "slaughter.reports".to_string();
     vec![
-        (kt.clone(), br#"{"event_id": "x1", "kiosk_id": "K-1""#.to_vec(), "not_json"),
+        (
+            kt.clone(),
+            br#"{"event_id": "x1", "kiosk_id": "K-1""#.to_vec(),
+            "not_json",
+        ),
         (kt.clone(), b"\xff\xfe\x00garbage".to_vec(), "not_json"),
         (kt.clone(), b"[]".to_vec(), "not_object"),
-        (kt.clone(), set(k.clone(), "result", json!("maybe")), "bad_value"),
-        (kt.clone(), serde_json::to_vec(&no_market).unwrap(), "missing_field"),
-        (kt.clone(), set(k.clone(), "region_code", json!("33A102")), "bad_value"),
-        (kt.clone(), set(k.clone(), "tested_at", json!("yesterday")), "bad_value"),
-        (kt.clone(), set(k, "tested_at", json!(future)), "future_timestamp"),
-        (st.clone(), set(s.clone(), "quarantine_passed", json!(500)), "invariant"),
+        (
+            kt.clone(),
+            set(k.clone(), "result", json!("maybe")),
+            "bad_value",
+        ),
+        (
+            kt.clone(),
+            serde_json::to_vec(&no_market).unwrap(),
+            "missing_field",
+        ),
+        (
+            kt.clone(),
+            set(k.clone(), "region_code", json!("33A102")),
+            "bad_value",
+        ),
+        (
+            kt.clone(),
+            set(k.clone(), "tested_at", json!("yesterday")),
+            "bad_value",
+        ),
+        (
+            kt.clone(),
+            set(k, "tested_at", json!(future)),
+            "future_timestamp",
+        ),
+        (
+            st.clone(),
+            set(s.clone(), "quarantine_passed", json!(500)),
+            "invariant",
+        ),
         (st.clone(), set(s, "head_count", json!(-3)), "bad_value"),
         (st, serde_json::to_vec(&reversed).unwrap(), "invariant"),
-        ("export.declarations".to_string(), serde_json::to_vec(&failed).unwrap(), "invariant"),
+        (
+            "export.declarations".to_string(),
+            serde_json::to_vec(&failed).unwrap(),
+            "invariant",
+        ),
         (kt, Vec::new(), "empty"),
     ]
 }
@@ -59,7 +95,7 @@ pub fn event(prefix: &str, i: usize) -> (String, Vec<u8>) {
             "slaughter.reports".into(),
             serde_json::to_vec(&json!({
                 "event_id": format!("{prefix}-sl-{i}"), "plant_id": format!("S-{region}-00{}", i % 7),
-                "designated": i % 11 != 0, "region_code": region, "species": "pig",
+                "designated": !i.is_multiple_of(11), "region_code": region, "species": "pig",
                 "period_start": "2026-11-19T23:59:00+08:00", "period_end": t,
                 "head_count": 100 + i % 50, "quarantine_passed": 100, "condemned": 1,
                 "beta_agonist_tested": 10, "beta_agonist_positive": 0
@@ -83,7 +119,7 @@ pub fn event(prefix: &str, i: usize) -> (String, Vec<u8>) {
                 "event_id": format!("{prefix}-kq-{i}"), "kiosk_id": format!("K-{region}-0{}", i % 9),
                 "market_id": format!("M-{region}-00{}", i % 5), "region_code": region, "tested_at": t,
                 "sample": {"category": "vegetable", "name": "菠菜"}, "test_item": "organophosphate_carbamate",
-                "result": if i % 33 == 0 { "fail" } else { "pass" }
+                "result": if i.is_multiple_of(33) { "fail" } else { "pass" }
             }))
             .unwrap(),
         ),

@@ -19,7 +19,11 @@ use serde_json::Value;
 pub const FEED_TOPICS: [&str; 3] = ["kiosk.results", "slaughter.reports", "export.declarations"];
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
@@ -74,14 +78,24 @@ impl Broker {
 
     async fn start_with(log_dir: &Path, storage: String) -> Broker {
         let port = free_port();
-        let mut b = Broker { port, storage, dir: log_dir.to_path_buf(), child: None, log: log_dir.join(format!("tansu-{port}.log")) };
+        let mut b = Broker {
+            port,
+            storage,
+            dir: log_dir.to_path_buf(),
+            child: None,
+            log: log_dir.join(format!("tansu-{port}.log")),
+        };
         b.spawn().await;
         b
     }
 
     async fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(tansu_bin())
             .args(["broker", "--storage-engine", &self.storage, "--listener-url", &url, "--advertised-listener-url", &url])
             .current_dir(&self.dir)
@@ -91,10 +105,14 @@ impl Broker {
             .expect("starting tansu: install it with `cargo install tansu --locked --features dynostore` or set TANSU_BIN");
         self.child = Some(child);
         let addr = format!("127.0.0.1:{}", self.port);
-        wait_for("the tansu broker to listen", Duration::from_secs(20), || {
-            let addr = addr.clone();
-            async move { tokio::net::TcpStream::connect(&addr).await.ok().map(|_| ()) }
-        })
+        wait_for(
+            "the tansu broker to listen",
+            Duration::from_secs(20),
+            || {
+                let addr = addr.clone();
+                async move { tokio::net::TcpStream::connect(&addr).await.ok().map(|_| ()) }
+            },
+        )
         .await;
     }
 
@@ -104,7 +122,15 @@ impl Broker {
 
     pub fn create_topic(&self, name: &str, partitions: u32) {
         let status = Command::new(tansu_bin())
-            .args(["topic", "create", name, "--partitions", &partitions.to_string(), "--broker", &format!("tcp://127.0.0.1:{}", self.port)])
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+                "--broker",
+                &format!("tcp://127.0.0.1:{}", self.port),
+            ])
             .stdout(Stdio::null())
             .status()
             .expect("running `tansu topic create`");
@@ -186,10 +212,16 @@ impl Hub {
         let env = vec![
             ("HUB__KAFKA__BROKERS".to_string(), bootstrap.to_string()),
             ("HUB__KAFKA__GROUP_ID".to_string(), group.to_string()),
-            ("HUB__STORAGE__DATA_DIR".to_string(), data_dir.display().to_string()),
+            (
+                "HUB__STORAGE__DATA_DIR".to_string(),
+                data_dir.display().to_string(),
+            ),
             ("HUB__STORAGE__ROLL_INTERVAL".to_string(), "1s".to_string()),
             ("HUB__HTTP__LISTEN".to_string(), format!("127.0.0.1:{port}")),
-            ("HUB__SQL__PG_LISTEN".to_string(), format!("127.0.0.1:{}", free_port())),
+            (
+                "HUB__SQL__PG_LISTEN".to_string(),
+                format!("127.0.0.1:{}", free_port()),
+            ),
             ("RUST_LOG".to_string(), "info".to_string()),
         ];
         Hub {
@@ -207,9 +239,15 @@ impl Hub {
     }
 
     pub async fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_safety-hub"));
-        cmd.arg("run").stdout(Stdio::from(log.try_clone().unwrap())).stderr(Stdio::from(log));
+        cmd.arg("run")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -220,12 +258,22 @@ impl Hub {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("safety-hub exited with {status}:\n{}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                panic!(
+                    "safety-hub exited with {status}:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
             }
-            if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+            if reqwest::get(&url)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 break;
             }
-            assert!(Instant::now() < deadline, "safety-hub did not answer /healthz:\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "safety-hub did not answer /healthz:\n{}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -241,7 +289,9 @@ impl Hub {
     /// SIGTERM and wait for the graceful stop.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("hub running");
-        let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
         c.wait().unwrap()
     }
 
@@ -252,7 +302,10 @@ impl Hub {
     /// Runs SQL over HTTP; panics with the hub's error message on failure.
     pub async fn sql(&self, sql: &str) -> Value {
         let (status, body) = self.sql_raw(sql).await;
-        assert!(status.is_success(), "SQL `{sql}` failed with {status}: {body}");
+        assert!(
+            status.is_success(),
+            "SQL `{sql}` failed with {status}: {body}"
+        );
         body
     }
 
@@ -267,18 +320,28 @@ impl Hub {
                 let status = r.status();
                 (status, r.json().await.unwrap_or(Value::Null))
             }
-            Err(e) => (reqwest::StatusCode::SERVICE_UNAVAILABLE, Value::String(e.to_string())),
+            Err(e) => (
+                reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                Value::String(e.to_string()),
+            ),
         }
     }
 
     /// The single integer a `SELECT count(*) …` returns.
     pub async fn count(&self, sql: &str) -> i64 {
         let v = self.sql(sql).await;
-        v["rows"][0][0].as_i64().unwrap_or_else(|| panic!("`{sql}` gave {v}"))
+        v["rows"][0][0]
+            .as_i64()
+            .unwrap_or_else(|| panic!("`{sql}` gave {v}"))
     }
 
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.http)).await.unwrap().text().await.unwrap()
+        reqwest::get(format!("{}/metrics", self.http))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn wait_count(&self, sql: &str, expected: i64, timeout: Duration) {
@@ -310,5 +373,10 @@ pub fn tail(text: &str, lines: usize) -> String {
 }
 
 pub fn fixture(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
