@@ -239,3 +239,45 @@ fn trailing_garbage_after_the_object_is_not_json() {
         ReasonClass::NotJson
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Arbitrary bytes never panic the validator: they are accepted or refused.
+        #[test]
+        fn arbitrary_bytes_are_refused_not_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode(Feed::Kiosk, &bytes);
+            let _ = decode(Feed::Slaughter, &bytes);
+            let _ = decode(Feed::Export, &bytes);
+        }
+
+        /// A region code is accepted exactly when it is 6 or 9 ASCII digits.
+        #[test]
+        fn region_code_pattern(code in "[0-9A-Za-z]{0,11}") {
+            let valid = (code.len() == 6 || code.len() == 9) && code.bytes().all(|b| b.is_ascii_digit());
+            let bytes = with(&first(KIOSK), &["region_code"], Some(code.clone().into()));
+            let r = decode(Feed::Kiosk, &bytes);
+            prop_assert_eq!(r.is_ok(), valid, "{}: {:?}", code, r.err());
+        }
+
+        /// Head counts: any quarantine_passed above head_count is an invariant breach,
+        /// anything at or below it is accepted.
+        #[test]
+        fn quarantine_invariant(head in 0u64..10_000, passed in 0u64..10_000) {
+            let mut v = first(SLAUGHTER);
+            v["head_count"] = head.into();
+            v["quarantine_passed"] = passed.into();
+            v["condemned"] = 0.into();
+            let bytes = serde_json::to_vec(&v).unwrap();
+            let r = decode(Feed::Slaughter, &bytes);
+            if passed > head {
+                let class = r.unwrap_err().class;
+                prop_assert_eq!(class, ReasonClass::Invariant);
+            } else {
+                prop_assert!(r.is_ok());
+            }
+        }
+    }
+}
