@@ -38,7 +38,15 @@ impl HubConfig {
         let config: HubConfig = figment.extract().map_err(|e| {
             let mut msg = String::from("invalid configuration:");
             for err in e {
-                msg.push_str(&format!("\n  - {err}"));
+                let key = err.path.join(".");
+                if key.starts_with("auth") || key.starts_with("kafka.client") {
+                    // The value may be a secret: name the key only.
+                    msg.push_str(&format!(
+                        "\n  - `{key}` has the wrong type or format (value not shown)"
+                    ));
+                } else {
+                    msg.push_str(&format!("\n  - {err}"));
+                }
             }
             anyhow::anyhow!(msg)
         })?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::IngestError;
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const KEEP: usize = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -81,11 +81,18 @@ impl Checkpoint {
         f.sync_all().map_err(|e| IngestError::io(&tmp, e))?;
         drop(f);
         fs::rename(&tmp, &path).map_err(|e| IngestError::io(&path, e))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| IngestError::io(dir, e))?;
-        for old in list(dir)?.into_iter().skip(KEEP) {
-            let _ = fs::remove_file(old);
+        // The rename is the commit point: what follows must not make the caller retry
+        // this epoch, or the next roll would overwrite committed files.
+        if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(dir = %dir.display(), error = %e, "syncing the checkpoint directory failed");
+        }
+        match list(dir) {
+            Ok(all) => {
+                for old in all.into_iter().skip(KEEP) {
+                    let _ = fs::remove_file(old);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pruning old checkpoints failed"),
         }
         Ok(path)
     }

@@ -109,6 +109,8 @@ pub struct IngestConfig {
     pub max_future: Duration,
     /// A micro-batch closes at this many messages…
     pub batch_max_messages: usize,
+    /// …or this many payload bytes…
+    pub batch_max_bytes: usize,
     /// …or this long after its first message.
     #[serde(with = "humantime_serde")]
     pub batch_max_wait: Duration,
@@ -129,6 +131,7 @@ impl Default for IngestConfig {
             max_message_bytes: 1 << 20,
             max_future: Duration::from_secs(600),
             batch_max_messages: 2048,
+            batch_max_bytes: 8 << 20,
             batch_max_wait: Duration::from_millis(50),
             queue_batches: 8,
             dedup_capacity: 1_000_000,
@@ -243,6 +246,11 @@ impl IngestConfig {
             self.batch_max_messages >= 1,
             "ingest.batch_max_messages",
             "must be at least 1",
+        )?;
+        require(
+            self.batch_max_bytes >= self.max_message_bytes,
+            "ingest.batch_max_bytes",
+            "must be at least ingest.max_message_bytes",
         )?;
         require(
             !self.batch_max_wait.is_zero(),

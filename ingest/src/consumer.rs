@@ -204,6 +204,7 @@ pub async fn receive_loop(
         .collect();
     let mut batch: Vec<RawMessage> = Vec::with_capacity(ingest.batch_max_messages);
     let mut first_received = Instant::now();
+    let mut batch_bytes = 0usize;
     let mut deadline = tokio::time::Instant::now();
     let mut last_error_log: Option<Instant> = None;
     loop {
@@ -220,6 +221,7 @@ pub async fn receive_loop(
                         first_received = Instant::now();
                         deadline = tokio::time::Instant::now() + ingest.batch_max_wait;
                     }
+                    batch_bytes += m.payload_len();
                     batch.push(RawMessage {
                         feed: *feed,
                         topic: topic.clone(),
@@ -228,7 +230,7 @@ pub async fn receive_loop(
                         timestamp_ms: m.timestamp().to_millis(),
                         payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
                     });
-                    batch.len() >= ingest.batch_max_messages
+                    batch.len() >= ingest.batch_max_messages || batch_bytes >= ingest.batch_max_bytes
                 }
                 Err(e) => {
                     if last_error_log.is_none_or(|t| t.elapsed().as_secs() >= 5) {
@@ -241,6 +243,7 @@ pub async fn receive_loop(
         };
         if flush {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(ingest.batch_max_messages));
+            batch_bytes = 0;
             let raw = RawBatch {
                 first_received,
                 messages: full,

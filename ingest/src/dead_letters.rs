@@ -29,8 +29,17 @@ pub struct DeadLetterRecord<'a> {
     /// The source message's Kafka timestamp (RFC 3339), if it had one.
     pub timestamp: Option<String>,
     pub received_at: String,
+    /// The raw bytes, base64; at most the first [`MAX_DLQ_PAYLOAD`] bytes.
     pub payload_base64: String,
+    /// The raw message's length in bytes.
+    pub payload_bytes: usize,
+    /// True when `payload_base64` holds only the first [`MAX_DLQ_PAYLOAD`] bytes (the
+    /// `dead_letters` table keeps them all).
+    pub payload_truncated: bool,
 }
+
+/// Raw bytes kept in a `hub.dlq` record: well under Kafka's default 1 MB message limit.
+pub const MAX_DLQ_PAYLOAD: usize = 64 * 1024;
 
 impl<'a> DeadLetterRecord<'a> {
     pub fn of(d: &'a DeadLetter) -> Self {
@@ -43,7 +52,10 @@ impl<'a> DeadLetterRecord<'a> {
             offset: d.offset,
             timestamp: d.kafka_timestamp.map(|t| t.to_rfc3339()),
             received_at: d.received_at.to_rfc3339(),
-            payload_base64: base64::engine::general_purpose::STANDARD.encode(&d.payload),
+            payload_base64: base64::engine::general_purpose::STANDARD
+                .encode(&d.payload[..d.payload.len().min(MAX_DLQ_PAYLOAD)]),
+            payload_bytes: d.payload.len(),
+            payload_truncated: d.payload.len() > MAX_DLQ_PAYLOAD,
         }
     }
 

@@ -10,6 +10,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use hub_model::Feed;
 use xxhash_rust::xxh3::xxh3_128;
 
 /// The hashes are already uniformly distributed: index them without hashing again.
@@ -47,13 +48,18 @@ impl DedupSet {
         }
     }
 
-    pub fn key(event_id: &str) -> u128 {
-        xxh3_128(event_id.as_bytes())
+    /// Identity is per feed: the same `event_id` in two feeds is two events.
+    pub fn key(feed: Feed, event_id: &str) -> u128 {
+        let mut bytes = Vec::with_capacity(event_id.len() + 10);
+        bytes.extend_from_slice(feed.as_str().as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(event_id.as_bytes());
+        xxh3_128(&bytes)
     }
 
     /// True when `event_id` is new (and now remembered), false for a duplicate.
-    pub fn insert(&mut self, event_id: &str) -> bool {
-        self.insert_key(Self::key(event_id))
+    pub fn insert(&mut self, feed: Feed, event_id: &str) -> bool {
+        self.insert_key(Self::key(feed, event_id))
     }
 
     fn insert_key(&mut self, key: u128) -> bool {
@@ -100,20 +106,31 @@ mod tests {
     #[test]
     fn second_sighting_is_a_duplicate() {
         let mut s = DedupSet::new(10);
-        assert!(s.insert("a"));
-        assert!(!s.insert("a"));
-        assert!(s.insert("b"));
+        assert!(s.insert(Feed::Kiosk, "a"));
+        assert!(!s.insert(Feed::Kiosk, "a"));
+        assert!(s.insert(Feed::Kiosk, "b"));
+    }
+
+    #[test]
+    fn the_same_id_in_two_feeds_is_two_events() {
+        let mut s = DedupSet::new(10);
+        assert!(s.insert(Feed::Kiosk, "x"));
+        assert!(s.insert(Feed::Export, "x"));
+        assert!(!s.insert(Feed::Export, "x"));
     }
 
     #[test]
     fn oldest_is_forgotten_at_capacity() {
         let mut s = DedupSet::new(2);
-        assert!(s.insert("a"));
-        assert!(s.insert("b"));
-        assert!(s.insert("c"));
+        assert!(s.insert(Feed::Kiosk, "a"));
+        assert!(s.insert(Feed::Kiosk, "b"));
+        assert!(s.insert(Feed::Kiosk, "c"));
         assert_eq!(s.len(), 2);
-        assert!(s.insert("a"), "a was evicted, so it counts as new");
-        assert!(!s.insert("c"));
+        assert!(
+            s.insert(Feed::Kiosk, "a"),
+            "a was evicted, so it counts as new"
+        );
+        assert!(!s.insert(Feed::Kiosk, "c"));
     }
 
     proptest! {
@@ -127,7 +144,7 @@ mod tests {
                     model.push_back(id);
                     if model.len() > cap { model.pop_front(); }
                 }
-                prop_assert_eq!(s.insert(&id.to_string()), new_in_model);
+                prop_assert_eq!(s.insert(Feed::Kiosk, &id.to_string()), new_in_model);
                 prop_assert!(s.len() <= cap);
             }
             let restored = DedupSet::from_keys(cap, s.keys());

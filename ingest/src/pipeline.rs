@@ -148,7 +148,18 @@ impl Ingest {
         let runtime = Handle::current();
         let pipeline_thread = std::thread::Builder::new()
             .name("hub-pipeline".into())
-            .spawn(move || pipeline.run(rx, runtime))
+            .spawn({
+                let cancel = cancel.clone();
+                move || {
+                    let result = pipeline.run(rx, runtime);
+                    if let Err(e) = &result {
+                        // Stop the whole hub rather than serve stale data.
+                        tracing::error!(error = %e, "the ingest pipeline failed; shutting down");
+                        cancel.cancel();
+                    }
+                    result
+                }
+            })
             .map_err(|e| IngestError::Stopped(format!("cannot start the pipeline thread: {e}")))?;
 
         Ok(IngestHandle {
@@ -208,10 +219,13 @@ impl Pipeline {
         runtime: Handle,
     ) -> Result<(), IngestError> {
         loop {
-            let wait = self
-                .storage
-                .roll_interval
-                .saturating_sub(self.last_roll.elapsed());
+            let wait = if self.dirty {
+                self.storage
+                    .roll_interval
+                    .saturating_sub(self.last_roll.elapsed())
+            } else {
+                self.storage.roll_interval
+            };
             let next = runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
             match next {
                 Ok(Some(batch)) => self.process(batch)?,
@@ -265,7 +279,7 @@ impl Pipeline {
             };
             let outcome = match self.validator.decode(feed, &m.payload, now) {
                 Ok(event) => {
-                    if self.dedup.insert(event.event_id()) {
+                    if self.dedup.insert(feed, event.event_id()) {
                         for stage in &mut self.stages {
                             stage.on_event(&event, &meta);
                         }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::kiosk::str_enum;
 use crate::rejection::{ReasonClass, Rejection};
-use crate::time::Timestamp;
+use crate::time::{truncate, Timestamp};
 use crate::validate::{self, CheckContext};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,7 +66,10 @@ impl ExportDeclaration<'_> {
         {
             return Err(Rejection::bad_value(
                 "destination",
-                format!("`{}` is not an ISO 3166-1 alpha-2 code", self.destination),
+                format!(
+                    "`{}` is not an ISO 3166-1 alpha-2 code",
+                    truncate(&self.destination, 20)
+                ),
             ));
         }
         validate::non_negative("quantity_kg", self.quantity_kg)?;

@@ -19,6 +19,8 @@ pub struct SqlConfig {
     pub max_result_rows: usize,
     /// Threads of the query pool, separate from ingest.
     pub threads: usize,
+    /// Queries running at once; more wait (within their time limit) for a slot.
+    pub max_concurrent_queries: usize,
 }
 
 impl Default for SqlConfig {
@@ -29,6 +31,7 @@ impl Default for SqlConfig {
             query_memory_limit: 512 << 20,
             max_result_rows: 100_000,
             threads: 2,
+            max_concurrent_queries: 4,
         }
     }
 }
@@ -44,6 +47,9 @@ impl SqlConfig {
         }
         if self.max_result_rows == 0 {
             return bad("sql.max_result_rows: must be at least 1");
+        }
+        if self.max_concurrent_queries == 0 {
+            return bad("sql.max_concurrent_queries: must be at least 1");
         }
         if self.threads == 0 {
             return bad("sql.threads: must be at least 1");

@@ -35,11 +35,13 @@ pub struct SqlEngine {
     /// Always `Some` until drop.
     runtime: Option<tokio::runtime::Runtime>,
     metrics: SqlMetrics,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl SqlEngine {
     pub fn new(catalog: Catalog, config: SqlConfig, registry: &Registry) -> Result<Self, SqlError> {
         config.validate()?;
+        let slots = config.max_concurrent_queries;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.threads)
             .thread_name("hub-sql")
@@ -51,6 +53,7 @@ impl SqlEngine {
             config,
             runtime: Some(runtime),
             metrics: SqlMetrics::new(registry)?,
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
         })
     }
 
@@ -77,11 +80,19 @@ impl SqlEngine {
 
     async fn run(&self, sql: &str) -> Result<QueryResult, SqlError> {
         check_read_only(sql)?;
+        let started = Instant::now();
+        let _slot = tokio::time::timeout(
+            self.config.query_timeout,
+            self.slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| SqlError::Timeout(self.config.query_timeout))?
+        .map_err(|_| SqlError::Execution("the SQL engine is shutting down".into()))?;
+        let timeout = self.config.query_timeout.saturating_sub(started.elapsed());
         let catalog = self.catalog.clone();
         let sql = sql.to_string();
         let limit = self.config.query_memory_limit;
         let max_rows = self.config.max_result_rows;
-        let timeout = self.config.query_timeout;
         let runtime = self
             .runtime
             .as_ref()
@@ -107,11 +118,20 @@ impl SqlEngine {
                     .map_err(|e| SqlError::from_datafusion(e, limit))?;
                 let mut batches = Vec::new();
                 let mut rows = 0;
+                let mut bytes = 0;
                 while let Some(b) = stream.next().await {
                     let b = b.map_err(|e| SqlError::from_datafusion(e, limit))?;
                     rows += b.num_rows();
                     if rows > max_rows {
                         return Err(SqlError::TooManyRows(max_rows));
+                    }
+                    // The result itself counts against the memory limit.
+                    bytes += b.get_array_memory_size();
+                    if bytes > limit {
+                        return Err(SqlError::MemoryLimit {
+                            limit,
+                            detail: format!("the result holds more than {limit} bytes"),
+                        });
                     }
                     batches.push(b);
                 }

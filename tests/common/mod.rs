@@ -181,7 +181,15 @@ pub fn producer(bootstrap: &str) -> FutureProducer {
 pub async fn produce_all(producer: &FutureProducer, messages: &[(String, Vec<u8>)]) {
     let mut futures = Vec::with_capacity(messages.len());
     for (i, (topic, payload)) in messages.iter().enumerate() {
-        let key = format!("k{}", i % 97);
+        // Producers key by region_code (the contract); unparseable payloads by index.
+        let key = serde_json::from_slice::<Value>(payload)
+            .ok()
+            .and_then(|v| {
+                v.get("region_code")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| format!("k{}", i % 97));
         loop {
             match producer.send_result(FutureRecord::to(topic).key(&key).payload(payload)) {
                 Ok(f) => {
