@@ -51,11 +51,15 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     }
     config.http.listen = args.http.clone();
     config.storage.roll_interval = Duration::from_secs(5);
+    // Without --data-dir the archive lives in a temporary directory removed at exit.
     let _temp;
     config.storage.data_dir = match &args.data_dir {
         Some(d) => d.clone(),
         None => {
-            _temp = tempfile_dir()?;
+            _temp = tempfile::Builder::new()
+                .prefix("safety-hub-demo-")
+                .tempdir()
+                .context("creating a temporary data directory")?;
             _temp.path().to_path_buf()
         }
     };
@@ -134,27 +138,6 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     drop(mock);
     println!("safety-hub demo: stopped");
     Ok(())
-}
-
-fn tempfile_dir() -> Result<TempDir> {
-    let base = std::env::temp_dir().join(format!("safety-hub-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    Ok(TempDir(base))
-}
-
-/// A directory removed when the demo ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// One status block, read back through SQL like an analyst would.
