@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::IngestError;
 
 /// `[kafka]`: how to reach the cluster and which topics to read and write.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Bootstrap servers, comma separated.
@@ -47,6 +47,22 @@ impl Default for KafkaConfig {
             session_timeout: Duration::from_secs(45),
             client: BTreeMap::new(),
         }
+    }
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    /// `kafka.client` may hold credentials: only its keys are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("start_from", &self.start_from)
+            .field("created_topic_partitions", &self.created_topic_partitions)
+            .field("created_topic_replication", &self.created_topic_replication)
+            .field("session_timeout", &self.session_timeout)
+            .field("client", &self.client.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -289,5 +305,22 @@ impl StorageConfig {
             "must be at least 1 MiB",
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_client_values() {
+        let mut k = KafkaConfig::default();
+        k.client
+            .insert("sasl.password".into(), "hunter2-secret".into());
+        let shown = format!("{k:?}");
+        assert!(
+            shown.contains("sasl.password") && !shown.contains("hunter2-secret"),
+            "{shown}"
+        );
     }
 }

@@ -121,7 +121,7 @@ impl IngestMetrics {
                 CHECKPOINT_AGE,
                 prometheus::Gauge::new(
                     CHECKPOINT_AGE,
-                    "Seconds since the last checkpoint was written.",
+                    "How long the oldest processed but not yet checkpointed work has waited (0 when all is checkpointed).",
                 ),
             )?,
             checkpoints: reg(
