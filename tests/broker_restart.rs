@@ -49,12 +49,7 @@ async fn broker_restart_mid_stream_loses_nothing() {
 
     let (k, s, x) = feed_counts(6_000);
     let t = Duration::from_secs(120);
-    hub.wait_count("SELECT count(*) FROM kiosk_results", k, t)
-        .await;
-    hub.wait_count("SELECT count(*) FROM slaughter_reports", s, t)
-        .await;
-    hub.wait_count("SELECT count(*) FROM export_declarations", x, t)
-        .await;
+    hub.wait_feed_counts((k, s, x), t).await;
     assert_eq!(
         hub.count("SELECT count(*) - count(DISTINCT event_id) FROM kiosk_results")
             .await,

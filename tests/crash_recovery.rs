@@ -64,12 +64,7 @@ async fn kill_9_twice_mid_stream_then_identical_counts() {
 
     let (kiosk, slaughter, export) = feed_counts(EVENTS);
     let t = Duration::from_secs(120);
-    hub.wait_count("SELECT count(*) FROM kiosk_results", kiosk, t)
-        .await;
-    hub.wait_count("SELECT count(*) FROM slaughter_reports", slaughter, t)
-        .await;
-    hub.wait_count("SELECT count(*) FROM export_declarations", export, t)
-        .await;
+    hub.wait_feed_counts((kiosk, slaughter, export), t).await;
     hub.wait_count("SELECT count(*) FROM dead_letters", dead, t)
         .await;
     for table in ["kiosk_results", "slaughter_reports", "export_declarations"] {

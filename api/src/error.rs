@@ -12,6 +12,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     NotAcceptable(String),
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
     #[error(transparent)]
     Sql(#[from] SqlError),
     #[error("invalid configuration: {0}")]
@@ -29,6 +31,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Sql(e) => match e {
                 SqlError::Refused(_) => StatusCode::FORBIDDEN,
                 SqlError::Invalid(_) => StatusCode::BAD_REQUEST,

@@ -38,23 +38,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api)
-        .fallback(|| async {
-            ApiError::BadRequest("no such endpoint".into())
-                .into_response_with(StatusCode::NOT_FOUND)
-        })
+        .fallback(|uri: axum::http::Uri| async move { ApiError::NotFound(uri.path().to_string()) })
         .with_state(state)
-}
-
-trait WithStatus {
-    fn into_response_with(self, status: StatusCode) -> Response;
-}
-
-impl WithStatus for ApiError {
-    fn into_response_with(self, status: StatusCode) -> Response {
-        let mut r = self.into_response();
-        *r.status_mut() = status;
-        r
-    }
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {

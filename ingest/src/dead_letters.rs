@@ -136,10 +136,6 @@ impl DeadLetterSender {
         }
     }
 
-    pub fn pending(&self) -> usize {
-        self.pending.len()
-    }
-
     /// Waits until every dead letter sent since the last call is acknowledged,
     /// re-sending failures, for at most `timeout`.
     pub fn confirm_all(&mut self, timeout: Duration) -> Result<(), IngestError> {

@@ -96,10 +96,6 @@ impl Progress {
         self.lock().assigned = partitions.into_iter().collect();
     }
 
-    pub fn assigned(&self) -> Vec<Key> {
-        self.lock().assigned.iter().cloned().collect()
-    }
-
     pub fn set_high_watermark(&self, topic: &str, partition: i32, high: i64) {
         if high >= 0 {
             self.lock()

@@ -85,11 +85,6 @@ impl LiveTables {
             t[f.table.index()].files.push(f);
         }
     }
-
-    pub fn file_count(&self, table: Table) -> usize {
-        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
-        t[table.index()].files.len()
-    }
 }
 
 impl TableSource for LiveTables {

@@ -57,10 +57,6 @@ impl SqlEngine {
         })
     }
 
-    pub fn config(&self) -> &SqlConfig {
-        &self.config
-    }
-
     /// Runs one read-only query.
     pub async fn query(&self, sql: &str) -> Result<QueryResult, SqlError> {
         let started = Instant::now();

@@ -352,6 +352,22 @@ impl Hub {
             .unwrap()
     }
 
+    /// Waits until the three feed tables hold exactly `(kiosk, slaughter, export)` rows.
+    pub async fn wait_feed_counts(
+        &self,
+        (kiosk, slaughter, export): (i64, i64, i64),
+        timeout: Duration,
+    ) {
+        for (table, n) in [
+            ("kiosk_results", kiosk),
+            ("slaughter_reports", slaughter),
+            ("export_declarations", export),
+        ] {
+            self.wait_count(&format!("SELECT count(*) FROM {table}"), n, timeout)
+                .await;
+        }
+    }
+
     pub async fn wait_count(&self, sql: &str, expected: i64, timeout: Duration) {
         let mut last = -1;
         let deadline = Instant::now() + timeout;
