@@ -9,6 +9,7 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 
+use crate::alert_batch::AlertBuilder;
 use crate::dead_letter::DeadLetter;
 use crate::event::Event;
 use crate::export::ExportDeclaration;
@@ -369,6 +370,7 @@ pub enum TableBuilder {
     Slaughter(SlaughterBuilder),
     Export(ExportBuilder),
     DeadLetters(DeadLetterBuilder),
+    Alerts(AlertBuilder),
 }
 
 impl TableBuilder {
@@ -378,6 +380,7 @@ impl TableBuilder {
             Table::SlaughterReports => TableBuilder::Slaughter(SlaughterBuilder::new()),
             Table::ExportDeclarations => TableBuilder::Export(ExportBuilder::new()),
             Table::DeadLetters => TableBuilder::DeadLetters(DeadLetterBuilder::new()),
+            Table::Alerts => TableBuilder::Alerts(AlertBuilder::new()),
         }
     }
 
@@ -404,6 +407,7 @@ impl TableBuilder {
             TableBuilder::Slaughter(b) => b.rows,
             TableBuilder::Export(b) => b.rows,
             TableBuilder::DeadLetters(b) => b.rows,
+            TableBuilder::Alerts(b) => b.rows,
         }
     }
 
@@ -418,6 +422,7 @@ impl TableBuilder {
             TableBuilder::Slaughter(b) => b.finish(),
             TableBuilder::Export(b) => b.finish(),
             TableBuilder::DeadLetters(b) => b.finish(),
+            TableBuilder::Alerts(b) => b.finish(),
         }
     }
 }

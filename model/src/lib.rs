@@ -3,6 +3,8 @@
 //!
 //! Every other crate depends on this one; it depends on no other hub crate.
 
+pub mod alert;
+pub mod alert_batch;
 pub mod batch;
 pub mod dead_letter;
 pub mod error;
@@ -19,10 +21,11 @@ pub mod stage;
 pub mod time;
 mod validate;
 
+pub use alert::{Alert, AlertState, AlertTransition, Comparison, Severity, TransitionKind};
 pub use dead_letter::DeadLetter;
 pub use error::ModelError;
 pub use event::{Event, Validator};
 pub use feed::Feed;
 pub use rejection::{ReasonClass, Rejection};
-pub use stage::{KafkaMeta, StatefulStage};
+pub use stage::{KafkaMeta, StageRows, StatefulStage, Tick};
 pub use time::Timestamp;

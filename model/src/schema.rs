@@ -127,6 +127,46 @@ pub fn dead_letters() -> SchemaRef {
     .clone()
 }
 
+/// Every alert transition (see [`crate::alert`]): one row per transition, event-time
+/// instants, the group flattened into `group_key` (`market_id=M-…`) and `region_code`.
+pub fn alerts() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        let f64 = |n: &str, nullable| Field::new(n, DataType::Float64, nullable);
+        Arc::new(Schema::new(vec![
+            utf8("notification_id", false),
+            utf8("alert_id", false),
+            utf8("rule", false),
+            utf8("kind", false),
+            utf8("state", false),
+            utf8("severity", false),
+            ts("at", false),
+            Field::new("sequence", DataType::Int32, false),
+            utf8("feed", false),
+            utf8("group_key", false),
+            utf8("region_code", true),
+            utf8("metric", false),
+            f64("value", false),
+            f64("threshold", false),
+            utf8("comparison", false),
+            Field::new("samples", DataType::Int64, false),
+            f64("interval_low", true),
+            f64("interval_high", true),
+            Field::new("clear_breach", DataType::Boolean, false),
+            utf8("window_length", true),
+            ts("window_start", true),
+            ts("window_end", true),
+            ts("started_at", false),
+            ts("fired_at", true),
+            ts("resolved_at", true),
+            utf8("agency", false),
+            utf8("summary", false),
+            Field::new("evidence", DataType::List(reasons_item()), false),
+        ]))
+    })
+    .clone()
+}
+
 /// The tables the pipeline writes, each with its schema.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -137,14 +177,17 @@ pub enum Table {
     SlaughterReports,
     ExportDeclarations,
     DeadLetters,
+    /// Alert transitions, written by the rule stage.
+    Alerts,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::KioskResults,
         Table::SlaughterReports,
         Table::ExportDeclarations,
         Table::DeadLetters,
+        Table::Alerts,
     ];
 
     pub fn of_feed(feed: Feed) -> Table {
@@ -161,6 +204,7 @@ impl Table {
             Table::SlaughterReports => "slaughter_reports",
             Table::ExportDeclarations => "export_declarations",
             Table::DeadLetters => "dead_letters",
+            Table::Alerts => "alerts",
         }
     }
 
@@ -170,6 +214,7 @@ impl Table {
             Table::SlaughterReports => slaughter(),
             Table::ExportDeclarations => export(),
             Table::DeadLetters => dead_letters(),
+            Table::Alerts => alerts(),
         }
     }
 

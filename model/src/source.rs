@@ -20,3 +20,10 @@ pub struct TableSnapshot {
 pub trait TableSource: Send + Sync {
     fn snapshot(&self, table: Table) -> TableSnapshot;
 }
+
+/// A table computed on demand rather than archived (e.g. `rates`): its rows as of now.
+pub trait CurrentTable: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn schema(&self) -> SchemaRef;
+    fn batch(&self) -> RecordBatch;
+}

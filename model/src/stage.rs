@@ -7,7 +7,10 @@
 //! restores the snapshot and replays from those offsets, so a stage never sees an
 //! event twice and never misses one.
 
+use arrow::record_batch::RecordBatch;
+
 use crate::event::Event;
+use crate::schema::Table;
 use crate::ModelError;
 use crate::Timestamp;
 
@@ -21,12 +24,48 @@ pub struct KafkaMeta<'a> {
     pub ingested_at: Timestamp,
 }
 
+/// What the pipeline tells a stage with each micro-batch (and on idle ticks).
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    /// Processing time now.
+    pub wall: Timestamp,
+    /// Partitions are assigned and no message has arrived for the idle timeout.
+    pub idle: bool,
+}
+
+/// Rows a stage adds to one of the hub's tables (e.g. `alerts`): archived and
+/// checkpointed with the feed rows of the same micro-batch, so exactly once.
+#[derive(Debug, Clone)]
+pub struct StageRows {
+    pub table: Table,
+    /// Days since the epoch: the archive partition.
+    pub day: i32,
+    pub batch: RecordBatch,
+}
+
 pub trait StatefulStage: Send {
     /// A stable name: the key of this stage's snapshot in the checkpoint.
     fn name(&self) -> &'static str;
 
     /// One accepted, deduplicated event.
-    fn on_event(&mut self, event: &Event<'_>, meta: &KafkaMeta<'_>);
+    fn on_event(&mut self, _event: &Event<'_>, _meta: &KafkaMeta<'_>) {}
+
+    /// The accepted rows of one micro-batch, as Arrow batches per table (after every
+    /// `on_event` of the batch); called with no rows on idle ticks. Returns rows for
+    /// the hub's tables.
+    fn on_rows(
+        &mut self,
+        _rows: &[(Table, RecordBatch)],
+        _tick: Tick,
+    ) -> Result<Vec<StageRows>, ModelError> {
+        Ok(Vec::new())
+    }
+
+    /// The stage changed state in a way a replay would not re-derive (the idle clock
+    /// moved): the pipeline writes a checkpoint now.
+    fn wants_checkpoint(&self) -> bool {
+        false
+    }
 
     /// The state to write into the checkpoint.
     fn snapshot(&self) -> Result<Vec<u8>, ModelError>;

@@ -12,6 +12,29 @@ pub enum ProcessorError {
         name: &'static str,
         source: prometheus::Error,
     },
+    /// A rule or evaluation setting that cannot work; `key` is the config path.
+    #[error("{key}: {message}")]
+    Config { key: String, message: String },
+    #[error("evaluating {key} over a {table} batch failed: {message}")]
+    Evaluate {
+        key: String,
+        table: &'static str,
+        message: String,
+    },
+    #[error("building the {table} rows failed: {source}")]
+    Arrow {
+        table: &'static str,
+        source: arrow::error::ArrowError,
+    },
+}
+
+impl ProcessorError {
+    pub fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ProcessorError::Config {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl From<ProcessorError> for hub_model::ModelError {

@@ -2,12 +2,13 @@
 //! [`hub_model::StatefulStage`]: the ingest pipeline feeds it every accepted,
 //! deduplicated event once and checkpoints its snapshot with the offsets.
 //!
-//! Today: the export declaration ledger (latest version per `declaration_no`).
-//! Rolling windows, rules and early warnings build on the same contract.
+//! The export declaration ledger (latest version per `declaration_no`) and the rule
+//! engine (rolling rates, bars, early warnings, alert lifecycle; [`rules`]).
 
 pub mod declarations;
 pub mod error;
 pub mod metrics;
+pub mod rules;
 
 pub use declarations::{DeclarationLedger, LatestVersion, VersionOutcome};
 pub use error::ProcessorError;
