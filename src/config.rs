@@ -2,6 +2,7 @@
 //! environment variables (e.g. `HUB__KAFKA__BROKERS=10.0.0.5:9092`). Unknown keys are
 //! errors. Every section belongs to the crate that uses it; see README "Configuration".
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -10,10 +11,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use hub_api::{AuthConfig, HttpConfig};
 use hub_ingest::{IngestConfig, KafkaConfig, StorageConfig};
+use hub_processors::rules::config::{default_rules, EvaluationConfig, RuleSpec};
+use hub_processors::rules::rule::CompiledRule;
 use hub_sql::SqlConfig;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HubConfig {
     pub kafka: KafkaConfig,
@@ -22,6 +25,25 @@ pub struct HubConfig {
     pub http: HttpConfig,
     pub sql: SqlConfig,
     pub auth: AuthConfig,
+    /// How event time advances for the rules.
+    pub evaluation: EvaluationConfig,
+    /// `[rules.<name>]`: the built-in rules, changed, extended or turned off by the file.
+    pub rules: BTreeMap<String, RuleSpec>,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            kafka: KafkaConfig::default(),
+            ingest: IngestConfig::default(),
+            storage: StorageConfig::default(),
+            http: HttpConfig::default(),
+            sql: SqlConfig::default(),
+            auth: AuthConfig::default(),
+            evaluation: EvaluationConfig::default(),
+            rules: default_rules(),
+        }
+    }
 }
 
 impl HubConfig {
@@ -54,12 +76,19 @@ impl HubConfig {
         Ok(config)
     }
 
+    /// The enabled rules, checked and compiled (a bad rule names its field).
+    pub fn compile_rules(&self) -> Result<Vec<CompiledRule>> {
+        Ok(CompiledRule::compile_all(&self.rules)?)
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.kafka.validate()?;
         self.ingest.validate()?;
         self.storage.validate()?;
         self.sql.validate()?;
         self.auth.validate()?;
+        self.evaluation.validate()?;
+        self.compile_rules()?;
         let http: SocketAddr = self.http.addr()?;
         self.sql
             .pg_listen
@@ -150,6 +179,65 @@ mod tests {
             || HubConfig::load(None),
         );
         assert!(ok.is_ok(), "{:?}", ok.err());
+    }
+
+    #[test]
+    fn rules_change_add_and_turn_off_in_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                r#"
+[rules.kiosk_pass_rate]
+warning = 0.97
+
+[rules.feed_silence]
+enabled = false
+
+[rules.formaldehyde_pass_rate]
+metric = "pass_rate"
+window = "7d"
+warning = 0.98
+critical = 0.9
+min_samples = 10
+[[rules.formaldehyde_pass_rate.source]]
+feed = "kiosk"
+group_by = ["market_id"]
+filter = "test_item = 'formaldehyde'"
+numerator = "result = 'pass'"
+denominator = "result <> 'invalid'"
+"#,
+            )?;
+            let c = HubConfig::load(Some(Path::new("hub.toml"))).unwrap();
+            assert_eq!(c.rules["kiosk_pass_rate"].warning, Some(0.97));
+            // The rest of the built-in rule stays.
+            assert_eq!(c.rules["kiosk_pass_rate"].critical, Some(0.85));
+            assert_eq!(c.rules["kiosk_pass_rate"].source.len(), 1);
+            let names: Vec<String> = c.compile_rules().unwrap().into_iter().map(|r| r.name).collect();
+            assert!(names.contains(&"formaldehyde_pass_rate".to_string()));
+            assert!(!names.contains(&"feed_silence".to_string()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_rule_is_refused_naming_the_field() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hub.toml",
+                "[rules.kiosk_pass_rate]\ncritical = 0.99\n",
+            )?;
+            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err().to_string();
+            assert!(err.contains("rules.kiosk_pass_rate.critical"), "{err}");
+            jail.create_file(
+                "hub.toml",
+                "[rules.kiosk_pass_rate]\nwindw = \"24h\"\n",
+            )?;
+            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err().to_string();
+            assert!(err.contains("windw") && err.contains("rules.kiosk_pass_rate"), "{err}");
+            Ok(())
+        });
+        let err = with_env(&[("HUB__RULES__QUARANTINE_PASS_RATE__WINDOW", "7 fortnights")], || HubConfig::load(None)).unwrap_err();
+        assert!(err.to_string().contains("quarantine_pass_rate"), "{err}");
     }
 
     #[test]

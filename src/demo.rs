@@ -65,7 +65,10 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     };
     config.validate()?;
 
-    let hub = hub::start(&config, cancel.clone()).await?;
+    let mut hub = hub::start(&config, cancel.clone()).await?;
+    if let Some(rx) = hub.transitions.take() {
+        tokio::spawn(print_transitions(rx));
+    }
     let url = format!("http://{}", hub.http_addr);
     println!(
         "\n  broker      {brokers} (topics {kiosk}, {slaughter}, {export}, {dlq})\n  \
@@ -140,6 +143,21 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     Ok(())
 }
 
+/// Prints each alert transition as it happens: what, where, who must act.
+async fn print_transitions(mut rx: tokio::sync::mpsc::Receiver<hub_model::AlertTransition>) {
+    while let Some(t) = rx.recv().await {
+        let a = &t.alert;
+        println!(
+            "  ALERT {:<16} {:<13} {} → {}: {}",
+            t.kind.as_str(),
+            a.severity.as_str(),
+            a.alert_id,
+            a.agency,
+            a.summary
+        );
+    }
+}
+
 /// One status block, read back through SQL like an analyst would.
 async fn print_status(hub: &RunningHub) {
     let sql = "SELECT 'kiosk_results' AS t, count(*) AS n FROM kiosk_results \
@@ -158,6 +176,14 @@ async fn print_status(hub: &RunningHub) {
         Ok(r) => rows_as_text(&r),
         Err(e) => format!("(query failed: {e})"),
     };
+    let alerts = match hub
+        .sql
+        .query("SELECT severity, count(*) AS n FROM rates WHERE state = 'firing' GROUP BY severity ORDER BY severity")
+        .await
+    {
+        Ok(r) => rows_as_text(&r),
+        Err(e) => format!("(query failed: {e})"),
+    };
     let lag: i64 = hub
         .ingest
         .progress
@@ -166,13 +192,14 @@ async fn print_status(hub: &RunningHub) {
         .filter_map(|l| l.lag())
         .sum();
     println!(
-        "[{}] ingested: {counts} | dead letters by reason: {} | consumer lag {lag}",
+        "[{}] ingested: {counts} | dead letters by reason: {} | alerts firing: {} | consumer lag {lag}",
         chrono::Utc::now().format("%H:%M:%S"),
         if reasons.is_empty() {
             "none yet".to_string()
         } else {
             reasons
-        }
+        },
+        if alerts.is_empty() { "none".to_string() } else { alerts }
     );
 }
 

@@ -7,9 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use hub_api::{ApiState, Readiness};
 use hub_ingest::{Ingest, IngestHandle, Progress};
-use hub_model::StatefulStage;
-use hub_processors::metrics::ProcessorMetrics;
+use hub_model::{AlertTransition, StatefulStage};
+use hub_processors::metrics::{ProcessorMetrics, RuleMetrics};
+use hub_processors::rules::stage::RuleStage;
 use hub_processors::DeclarationLedger;
+use tokio::sync::mpsc;
 use hub_sql::{Catalog, SqlEngine};
 use prometheus::Registry;
 use tokio::task::JoinHandle;
@@ -21,6 +23,10 @@ pub struct RunningHub {
     pub ingest: IngestHandle,
     pub sql: Arc<SqlEngine>,
     pub http_addr: std::net::SocketAddr,
+    /// Alert transitions as the rules make them (bounded: a slow reader slows the
+    /// pipeline, it does not grow memory). Take it to deliver or print them; `run`
+    /// logs them until delivery (issue 4) takes over.
+    pub transitions: Option<mpsc::Receiver<AlertTransition>>,
     http_task: JoinHandle<Result<(), hub_api::ApiError>>,
 }
 
@@ -56,10 +62,23 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         tracing::warn!(listen = %config.http.listen, "auth.tokens is empty: the /api/v1 endpoints are open (loopback only)");
     }
     let processor_metrics = ProcessorMetrics::new(&registry)?;
-    let stages: Vec<Box<dyn StatefulStage>> = vec![Box::new(DeclarationLedger::new(
-        config.ingest.declaration_retention,
-        Some(processor_metrics),
-    ))];
+    let rules = config.compile_rules()?;
+    tracing::info!(rules = rules.len(), lateness = ?config.evaluation.allowed_lateness, "rules compiled");
+    let (tx, transitions) = mpsc::channel(config.evaluation.transition_queue);
+    let rule_stage = RuleStage::new(
+        rules,
+        config.evaluation.clone(),
+        Some(RuleMetrics::new(&registry)?),
+    )
+    .with_transitions(tx);
+    let rates = rule_stage.rates();
+    let stages: Vec<Box<dyn StatefulStage>> = vec![
+        Box::new(DeclarationLedger::new(
+            config.ingest.declaration_retention,
+            Some(processor_metrics),
+        )),
+        Box::new(rule_stage),
+    ];
     let ingest = Ingest {
         kafka: config.kafka.clone(),
         ingest: config.ingest.clone(),
@@ -69,7 +88,7 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
     .await
     .context("starting ingest")?;
 
-    let catalog = Catalog::new(ingest.tables.clone());
+    let catalog = Catalog::new(ingest.tables.clone()).with_current(rates);
     let sql = Arc::new(SqlEngine::new(catalog, config.sql.clone(), &registry)?);
     let state = ApiState {
         registry: registry.clone(),
@@ -94,6 +113,7 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         ingest,
         sql,
         http_addr,
+        transitions: Some(transitions),
         http_task,
     })
 }
@@ -112,5 +132,20 @@ impl RunningHub {
         let (i, h) = tokio::join!(ingest, http);
         i.context("ingest")?;
         h
+    }
+}
+
+/// Logs every alert transition (until delivery channels take them over).
+pub async fn log_transitions(mut rx: mpsc::Receiver<AlertTransition>) {
+    while let Some(t) = rx.recv().await {
+        tracing::info!(
+            alert = %t.alert.alert_id,
+            kind = t.kind.as_str(),
+            severity = t.alert.severity.as_str(),
+            agency = %t.alert.agency,
+            notification = %t.notification_id,
+            "{}",
+            t.alert.summary
+        );
     }
 }

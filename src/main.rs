@@ -90,7 +90,10 @@ async fn main() -> Result<()> {
             init_logging("info");
             let config = HubConfig::load(config.as_deref())?;
             let cancel = root_token();
-            let hub = hub::start(&config, cancel.clone()).await?;
+            let mut hub = hub::start(&config, cancel.clone()).await?;
+            if let Some(rx) = hub.transitions.take() {
+                tokio::spawn(hub::log_transitions(rx));
+            }
             hub.wait().await
         }
         Command::Demo(args) => {

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use hub_model::batch::TableBuilder;
 use hub_model::schema::Table;
-use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Timestamp, Validator};
+use arrow::record_batch::RecordBatch;
+use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Tick, Timestamp, Validator};
 use prometheus::Registry;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -143,6 +144,7 @@ impl Ingest {
             storage: self.storage.clone(),
             checkpoint,
             last_roll: Instant::now(),
+            last_message: Instant::now(),
             dirty: false,
         };
         let runtime = Handle::current();
@@ -151,7 +153,12 @@ impl Ingest {
             .spawn({
                 let cancel = cancel.clone();
                 move || {
-                    let result = pipeline.run(rx, runtime);
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        pipeline.run(rx, runtime)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err(IngestError::Stopped("the pipeline thread panicked".into()))
+                    });
                     if let Err(e) = &result {
                         // Stop the whole hub rather than serve stale data.
                         tracing::error!(error = %e, "the ingest pipeline failed; shutting down");
@@ -208,9 +215,14 @@ struct Pipeline {
     /// The last checkpoint written (or recovered).
     checkpoint: Checkpoint,
     last_roll: Instant,
+    /// When the last batch of messages arrived (for the stages' idle clock).
+    last_message: Instant,
     /// Anything processed since the last checkpoint.
     dirty: bool,
 }
+
+/// How often the pipeline wakes without input, to let the stages' clocks move.
+const TICK: Duration = Duration::from_secs(1);
 
 impl Pipeline {
     fn run(
@@ -226,11 +238,12 @@ impl Pipeline {
             } else {
                 self.storage.roll_interval
             };
-            let next = runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
+            let next =
+                runtime.block_on(async { tokio::time::timeout(wait.min(TICK), rx.recv()).await });
             match next {
                 Ok(Some(batch)) => self.process(batch)?,
                 Ok(None) => break,
-                Err(_elapsed) => {}
+                Err(_elapsed) => self.tick()?,
             }
             if self.roll_due() {
                 if let Err(e) = self.roll() {
@@ -250,7 +263,34 @@ impl Pipeline {
     fn roll_due(&self) -> bool {
         self.dirty
             && (self.last_roll.elapsed() >= self.storage.roll_interval
-                || self.tables.live_bytes() >= self.storage.roll_max_bytes)
+                || self.tables.live_bytes() >= self.storage.roll_max_bytes
+                || self.stages.iter().any(|s| s.wants_checkpoint()))
+    }
+
+    /// No input for a while: the stages' clocks may move (windows age, silences show).
+    fn tick(&mut self) -> Result<(), IngestError> {
+        let assigned = !self.progress.lags().is_empty();
+        let tick = Tick {
+            wall: Timestamp::now(),
+            quiet_for: assigned.then(|| self.last_message.elapsed()),
+        };
+        self.run_stages(&[], tick)
+    }
+
+    /// Gives the stages the accepted rows of a micro-batch; appends what they return.
+    fn run_stages(&mut self, rows: &[(Table, RecordBatch)], tick: Tick) -> Result<(), IngestError> {
+        for stage in &mut self.stages {
+            for out in stage.on_rows(rows, tick)? {
+                if out.batch.num_rows() > 0 {
+                    self.tables.append(out.table, out.day, out.batch);
+                    self.dirty = true;
+                }
+            }
+            if stage.wants_checkpoint() {
+                self.dirty = true;
+            }
+        }
+        Ok(())
     }
 
     fn process(&mut self, batch: RawBatch) -> Result<(), IngestError> {
@@ -320,12 +360,27 @@ impl Pipeline {
             *counts.entry((feed.as_str(), outcome)).or_default() += 1;
             advanced.insert(key, m.offset + 1);
         }
-        for ((table, day), builder) in &mut self.builders {
+        let mut rows: Vec<(Table, i32, RecordBatch)> = Vec::new();
+        for ((table, day), mut builder) in self.builders.drain() {
             if !builder.is_empty() {
-                self.tables.append(*table, *day, builder.finish()?);
+                rows.push((table, day, builder.finish()?));
             }
         }
-        self.builders.retain(|_, b| !b.is_empty());
+        rows.sort_by_key(|(table, day, _)| (*table, *day));
+        self.last_message = Instant::now();
+        let feed_rows: Vec<(Table, RecordBatch)> = rows
+            .iter()
+            .filter(|(t, _, _)| *t != Table::DeadLetters)
+            .map(|(t, _, b)| (*t, b.clone()))
+            .collect();
+        let tick = Tick {
+            wall: now,
+            quiet_for: Some(Duration::ZERO),
+        };
+        self.run_stages(&feed_rows, tick)?;
+        for (table, day, batch) in rows {
+            self.tables.append(table, day, batch);
+        }
         if !advanced.is_empty() {
             self.progress.advance(advanced);
             self.dirty = true;

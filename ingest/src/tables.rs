@@ -24,7 +24,7 @@ struct TableState {
 
 #[derive(Default)]
 pub struct LiveTables {
-    tables: RwLock<[TableState; 4]>,
+    tables: RwLock<[TableState; Table::ALL.len()]>,
 }
 
 /// Rows waiting for the next roll: one entry per (table, day).

@@ -29,8 +29,9 @@ pub struct KafkaMeta<'a> {
 pub struct Tick {
     /// Processing time now.
     pub wall: Timestamp,
-    /// Partitions are assigned and no message has arrived for the idle timeout.
-    pub idle: bool,
+    /// How long no message has arrived (zero with a batch); `None` while no partition
+    /// is assigned (waiting for the group is not a quiet input).
+    pub quiet_for: Option<std::time::Duration>,
 }
 
 /// Rows a stage adds to one of the hub's tables (e.g. `alerts`): archived and

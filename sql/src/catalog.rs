@@ -7,7 +7,8 @@ use datafusion::error::Result;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hub_model::schema::Table;
-use hub_model::source::TableSource;
+use datafusion::datasource::MemTable;
+use hub_model::source::{CurrentTable, TableSource};
 
 use crate::table::SnapshotTable;
 
@@ -24,16 +25,27 @@ pub const EXPORT_LATEST_VIEW: &str = "CREATE VIEW export_declarations_latest AS 
 #[derive(Clone)]
 pub struct Catalog {
     source: Arc<dyn TableSource>,
+    current: Vec<Arc<dyn CurrentTable>>,
 }
 
 impl Catalog {
     pub fn new(source: Arc<dyn TableSource>) -> Self {
-        Catalog { source }
+        Catalog {
+            source,
+            current: Vec::new(),
+        }
     }
 
-    pub fn table_names() -> Vec<&'static str> {
+    /// Adds a table computed on demand (e.g. `rates`).
+    pub fn with_current(mut self, table: Arc<dyn CurrentTable>) -> Self {
+        self.current.push(table);
+        self
+    }
+
+    pub fn table_names(&self) -> Vec<&'static str> {
         let mut names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
         names.push("export_declarations_latest");
+        names.extend(self.current.iter().map(|t| t.name()));
         names
     }
 
@@ -51,6 +63,10 @@ impl Catalog {
         for table in Table::ALL {
             let provider = SnapshotTable::try_new(self.source.snapshot(table))?;
             ctx.register_table(table.name(), Arc::new(provider))?;
+        }
+        for table in &self.current {
+            let mem = MemTable::try_new(table.schema(), vec![vec![table.batch()]])?;
+            ctx.register_table(table.name(), Arc::new(mem))?;
         }
         ctx.sql(EXPORT_LATEST_VIEW).await?.collect().await?;
         Ok(ctx)

@@ -57,7 +57,11 @@ fn who(group_key: &str, region: &str) -> String {
 }
 
 fn pct(v: f64) -> String {
-    format!("{:.1}%", v * 100.0)
+    if v > 0.0 && v < 0.01 {
+        format!("{:.2}%", v * 100.0)
+    } else {
+        format!("{:.1}%", v * 100.0)
+    }
 }
 
 fn bar_pct(v: f64) -> String {
@@ -84,11 +88,14 @@ fn summary(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, r
     match (rule.kind, track) {
         (RuleKind::Rate, Track::Trend) => {
             let stat = g.trend.as_ref().map_or(0.0, |t| t.cusum.statistic);
-            if resolved {
-                format!("{who}: {metric} no longer trending toward the {} floor (CUSUM back to {stat:.1})", bar_pct(threshold))
+            let bar = if threshold == rule.bars.warning { "standard" } else { "floor" };
+            if resolved && stat > 0.0 {
+                format!("{who}: {metric} early warning closed: the {} {bar} is crossed (see the {} alert)", bar_pct(threshold), rule.name)
+            } else if resolved {
+                format!("{who}: {metric} no longer drifting toward the {} {bar} (resolved)", bar_pct(threshold))
             } else {
                 format!(
-                    "{who}: {metric} is trending toward the {} floor (CUSUM {stat:.1}); {} over {} ({} samples)",
+                    "{who}: {metric} is drifting toward the {} {bar} (CUSUM {stat:.1}); {} over {} ({} samples)",
                     bar_pct(threshold),
                     if reading.value.is_finite() { pct(reading.value) } else { "n/a".into() },
                     rule.window_length.as_deref().unwrap_or(""),
@@ -139,7 +146,11 @@ fn summary(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, r
 /// The threshold an alert reports for `severity`.
 pub fn threshold(rule: &CompiledRule, track: Track, g: &GroupState, severity: Severity) -> f64 {
     match (rule.kind, track) {
-        (RuleKind::Rate, Track::Trend) => rule.bars.critical.unwrap_or(rule.bars.warning),
+        // The next bar the drift heads for.
+        (RuleKind::Rate, Track::Trend) => match g.alert.severity() {
+            Some(Severity::Warning | Severity::Critical) => rule.bars.critical.unwrap_or(rule.bars.warning),
+            _ => rule.bars.warning,
+        },
         (RuleKind::Rate, Track::Bars) => rule.bars.threshold(severity),
         (RuleKind::Silence, _) => {
             let (w, c) = rule.silence_after.unwrap_or_default();

@@ -127,6 +127,10 @@ pub struct RuleSpec {
     /// The CUSUM decision limit `h` (see BENCHMARKS.md for its calibration).
     #[serde(default = "default_cusum_limit")]
     pub early_warning_limit: f64,
+    /// Trials of history behind a group's baseline failure rate (and the warm-up
+    /// before its first early warning).
+    #[serde(default = "default_cusum_memory")]
+    pub early_warning_memory: f64,
     /// Silence rules: the bars as durations.
     #[serde(default, with = "humantime_serde")]
     pub warning_after: Option<Duration>,
@@ -155,9 +159,14 @@ fn default_reminder() -> Duration {
     Duration::from_secs(4 * 3600)
 }
 /// Calibrated in BENCHMARKS.md ("early warning").
-pub const DEFAULT_CUSUM_LIMIT: f64 = 6.0;
+pub const DEFAULT_CUSUM_LIMIT: f64 = 5.5;
 fn default_cusum_limit() -> f64 {
     DEFAULT_CUSUM_LIMIT
+}
+/// Calibrated in BENCHMARKS.md ("early warning").
+pub const DEFAULT_CUSUM_MEMORY: f64 = 1_000.0;
+fn default_cusum_memory() -> f64 {
+    DEFAULT_CUSUM_MEMORY
 }
 fn default_alpha() -> f64 {
     0.1

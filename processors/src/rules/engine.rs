@@ -29,7 +29,6 @@ use super::group::{GroupState, Reading};
 use super::rates::RateRow;
 use super::rule::CompiledRule;
 use super::source::Observation;
-use crate::ProcessorError;
 
 /// The latest version of one key (`latest_by` rules) and what it contributed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +59,8 @@ pub struct EngineStats {
     pub late: Vec<u64>,
     /// Per rule: versions older than the latest already seen (changed nothing).
     pub superseded: Vec<u64>,
+    /// Per rule: batches whose expressions failed to evaluate.
+    pub failed_batches: Vec<u64>,
 }
 
 /// Everything that goes into the checkpoint.
@@ -112,6 +113,7 @@ impl RuleEngine {
                 too_old: vec![0; n],
                 late: vec![0; n],
                 superseded: vec![0; n],
+                failed_batches: vec![0; n],
             },
         }
     }
@@ -147,11 +149,19 @@ impl RuleEngine {
     }
 
     /// Reads one batch of accepted rows: its observations join `pending` (or `late`).
-    pub fn observe(&mut self, table: Table, batch: &RecordBatch) -> Result<(), ProcessorError> {
+    /// A rule whose expression fails on this batch (e.g. a division by zero in an
+    /// operator's rule) skips the batch, with an error log and a count: the other rules
+    /// and the pipeline go on.
+    pub fn observe(&mut self, table: Table, batch: &RecordBatch) {
         let mut obs = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             for source in rule.sources.iter().filter(|s| s.table == table) {
-                source.observe(i as u16, batch, &mut obs)?;
+                let before = obs.len();
+                if let Err(e) = source.observe(i as u16, batch, &mut obs) {
+                    obs.truncate(before);
+                    self.stats.failed_batches[i] += 1;
+                    tracing::error!(rule = %rule.name, table = table.name(), error = %e, "a rule could not read a batch; its rows do not count for this rule");
+                }
             }
         }
         for o in obs {
@@ -163,7 +173,6 @@ impl RuleEngine {
                 _ => self.pending.entry(o.time.0).or_default().push(o),
             }
         }
-        Ok(())
     }
 
     /// Applies late observations at the watermark, then advances it to the newest

@@ -162,11 +162,14 @@ impl CompiledRule {
             if !(spec.early_warning_limit > 0.0) {
                 return err("early_warning_limit", "must be positive");
             }
+            if !(spec.early_warning_memory >= 10.0) {
+                return err("early_warning_memory", "must be at least 10 (trials)");
+            }
             let c = critical.unwrap_or(warning);
             if !(warning < 1.0 && c < warning) {
                 return err("early_warning", "needs warning < 1 and critical < warning");
             }
-            Some(CusumParams::for_pass_rate(warning, c, spec.early_warning_limit))
+            Some(CusumParams::for_pass_rate(warning, c, spec.early_warning_limit, spec.early_warning_memory))
         } else {
             None
         };

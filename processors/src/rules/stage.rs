@@ -70,10 +70,11 @@ impl RuleStage {
     pub fn process(&mut self, rows: &[(Table, RecordBatch)], tick: Tick) -> Result<Vec<AlertTransition>, ProcessorError> {
         for (table, batch) in rows {
             self.count_outside_windows(*table, batch);
-            self.engine.observe(*table, batch)?;
+            self.engine.observe(*table, batch);
         }
         self.engine.advance();
-        if tick.idle && !self.eval.idle_timeout.is_zero() {
+        let idle = tick.quiet_for.is_some_and(|q| q >= self.eval.idle_timeout);
+        if idle && !self.eval.idle_timeout.is_zero() {
             let step = i64::try_from(self.eval.idle_step.as_micros()).unwrap_or(i64::MAX);
             if self.engine.idle(tick.wall, step) {
                 self.wants_checkpoint.set(true);
