@@ -212,7 +212,12 @@ denominator = "result <> 'invalid'"
             // The rest of the built-in rule stays.
             assert_eq!(c.rules["kiosk_pass_rate"].critical, Some(0.85));
             assert_eq!(c.rules["kiosk_pass_rate"].source.len(), 1);
-            let names: Vec<String> = c.compile_rules().unwrap().into_iter().map(|r| r.name).collect();
+            let names: Vec<String> = c
+                .compile_rules()
+                .unwrap()
+                .into_iter()
+                .map(|r| r.name)
+                .collect();
             assert!(names.contains(&"formaldehyde_pass_rate".to_string()));
             assert!(!names.contains(&"feed_silence".to_string()));
             Ok(())
@@ -222,21 +227,26 @@ denominator = "result <> 'invalid'"
     #[test]
     fn a_bad_rule_is_refused_naming_the_field() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "hub.toml",
-                "[rules.kiosk_pass_rate]\ncritical = 0.99\n",
-            )?;
-            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err().to_string();
+            jail.create_file("hub.toml", "[rules.kiosk_pass_rate]\ncritical = 0.99\n")?;
+            let err = HubConfig::load(Some(Path::new("hub.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("rules.kiosk_pass_rate.critical"), "{err}");
-            jail.create_file(
-                "hub.toml",
-                "[rules.kiosk_pass_rate]\nwindw = \"24h\"\n",
-            )?;
-            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err().to_string();
-            assert!(err.contains("windw") && err.contains("rules.kiosk_pass_rate"), "{err}");
+            jail.create_file("hub.toml", "[rules.kiosk_pass_rate]\nwindw = \"24h\"\n")?;
+            let err = HubConfig::load(Some(Path::new("hub.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("windw") && err.contains("rules.kiosk_pass_rate"),
+                "{err}"
+            );
             Ok(())
         });
-        let err = with_env(&[("HUB__RULES__QUARANTINE_PASS_RATE__WINDOW", "7 fortnights")], || HubConfig::load(None)).unwrap_err();
+        let err = with_env(
+            &[("HUB__RULES__QUARANTINE_PASS_RATE__WINDOW", "7 fortnights")],
+            || HubConfig::load(None),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("quarantine_pass_rate"), "{err}");
     }
 

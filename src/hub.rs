@@ -11,9 +11,9 @@ use hub_model::{AlertTransition, StatefulStage};
 use hub_processors::metrics::{ProcessorMetrics, RuleMetrics};
 use hub_processors::rules::stage::RuleStage;
 use hub_processors::DeclarationLedger;
-use tokio::sync::mpsc;
 use hub_sql::{Catalog, SqlEngine};
 use prometheus::Registry;
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::record_batch::RecordBatch;
 use hub_model::batch::TableBuilder;
 use hub_model::schema::Table;
-use arrow::record_batch::RecordBatch;
 use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Tick, Timestamp, Validator};
 use prometheus::Registry;
 use tokio::runtime::Handle;

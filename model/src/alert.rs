@@ -176,7 +176,12 @@ impl AlertTransition {
         let key_values: Vec<&str> = alert
             .alert_id
             .split_once('/')
-            .map(|(_, g)| g.split(',').filter_map(|kv| kv.split_once('=')).map(|(_, v)| v).collect())
+            .map(|(_, g)| {
+                g.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(_, v)| v)
+                    .collect()
+            })
             .unwrap_or_default();
         format!(
             "ntf-{:08x}-{}-{}-{sequence}",
@@ -218,7 +223,11 @@ mod tests {
             threshold: 0.85,
             comparison: Comparison::Below,
             samples: 30,
-            interval: Some(Interval { level: 0.95, low: 0.627, high: 0.905 }),
+            interval: Some(Interval {
+                level: 0.95,
+                low: 0.627,
+                high: 0.905,
+            }),
             clear_breach: false,
             window: None,
             started_at: Timestamp(1_763_713_861_950_000),

@@ -116,7 +116,8 @@ impl AlertBuilder {
             .append_option(a.window.as_ref().map(|w| w.length.as_str()));
         self.window_start
             .append_option(a.window.as_ref().map(|w| w.start.0));
-        self.window_end.append_option(a.window.as_ref().map(|w| w.end.0));
+        self.window_end
+            .append_option(a.window.as_ref().map(|w| w.end.0));
         self.started_at.append_value(a.started_at.0);
         self.fired_at.append_option(a.fired_at.map(|t| t.0));
         self.resolved_at.append_option(a.resolved_at.map(|t| t.0));

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hub_model::schema::Table;
-use datafusion::datasource::MemTable;
 use hub_model::source::{CurrentTable, TableSource};
 
 use crate::table::SnapshotTable;

@@ -32,7 +32,8 @@ pub fn group_map(group_key: &str, region: &str) -> BTreeMap<String, String> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    m.entry("region_code".into()).or_insert_with(|| region.to_string());
+    m.entry("region_code".into())
+        .or_insert_with(|| region.to_string());
     m
 }
 
@@ -42,9 +43,15 @@ fn who(group_key: &str, region: &str) -> String {
         .split(',')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| {
-            let noun = k.trim_end_matches("_id").trim_end_matches("_code").replace('_', " ");
+            let noun = k
+                .trim_end_matches("_id")
+                .trim_end_matches("_code")
+                .replace('_', " ");
             let mut c = noun.chars();
-            let noun = c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default();
+            let noun = c
+                .next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default();
             format!("{noun} {v}")
         })
         .collect();
@@ -82,17 +89,33 @@ fn hours(micros: f64) -> String {
     }
 }
 
-fn summary(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, reading: &Reading, severity: Severity, threshold: f64, resolved: bool) -> String {
+fn summary(
+    rule: &CompiledRule,
+    track: Track,
+    group_key: &str,
+    g: &GroupState,
+    reading: &Reading,
+    severity: Severity,
+    threshold: f64,
+    resolved: bool,
+) -> String {
     let who = who(group_key, &g.region);
     let metric = rule.metric.replace('_', " ");
     match (rule.kind, track) {
         (RuleKind::Rate, Track::Trend) => {
             let stat = g.trend.as_ref().map_or(0.0, |t| t.cusum.statistic);
-            let bar = if threshold == rule.bars.warning { "standard" } else { "floor" };
+            let bar = if threshold == rule.bars.warning {
+                "standard"
+            } else {
+                "floor"
+            };
             if resolved && stat > 0.0 {
                 format!("{who}: {metric} early warning closed: the {} {bar} is crossed (see the {} alert)", bar_pct(threshold), rule.name)
             } else if resolved {
-                format!("{who}: {metric} no longer drifting toward the {} {bar} (resolved)", bar_pct(threshold))
+                format!(
+                    "{who}: {metric} no longer drifting toward the {} {bar} (resolved)",
+                    bar_pct(threshold)
+                )
             } else {
                 format!(
                     "{who}: {metric} is drifting toward the {} {bar} (CUSUM {stat:.1}); {} over {} ({} samples)",
@@ -104,17 +127,32 @@ fn summary(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, r
             }
         }
         (RuleKind::Rate, Track::Bars) => {
-            let value = if reading.value.is_finite() { pct(reading.value) } else { "no data".into() };
+            let value = if reading.value.is_finite() {
+                pct(reading.value)
+            } else {
+                "no data".into()
+            };
             let window = rule.window_length.as_deref().unwrap_or("");
             let samples = reading.samples.round();
-            if resolved {
+            let bar = match severity {
+                Severity::Critical => "floor",
+                _ => "standard",
+            };
+            if resolved && reading.samples < rule.bars.min_samples {
+                format!(
+                    "{who}: {metric} has only {samples} samples over {window}, fewer than the {} needed to judge it (resolved)",
+                    rule.bars.min_samples
+                )
+            } else if resolved {
                 format!("{who}: {metric} {value} over {window} ({samples} samples) is back within the bars (resolved)")
+            } else if !rule.bars.comparison.breaches(reading.value, threshold) {
+                format!(
+                    "{who}: {metric} {value} over {window} ({samples} samples) has not yet cleared the {} {bar} by the {:.1}-point margin",
+                    bar_pct(threshold),
+                    rule.bars.hysteresis * 100.0
+                )
             } else {
                 let side = rule.bars.comparison.as_str();
-                let bar = match severity {
-                    Severity::Critical => "floor",
-                    _ => "standard",
-                };
                 format!("{who}: {metric} {value} over {window} ({samples} samples) is {side} the {} {bar}", bar_pct(threshold))
             }
         }
@@ -123,13 +161,21 @@ fn summary(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, r
             if resolved {
                 format!("{who} is reporting again (resolved)")
             } else {
-                format!("{who} has not reported for {silent} ({} after {})", severity.as_str(), hours(threshold * 1e6))
+                format!(
+                    "{who} has not reported for {silent} ({} after {})",
+                    severity.as_str(),
+                    hours(threshold * 1e6)
+                )
             }
         }
         (RuleKind::Throughput, _) => {
             let (_, z, before) = g.last_report.unwrap_or_default();
             if resolved {
-                format!("{who}: {} is back within its baseline of {:.0} (resolved)", format_args!("{:.0} {metric}", reading.value), before.mean)
+                format!(
+                    "{who}: {} is back within its baseline of {:.0} (resolved)",
+                    format_args!("{:.0} {metric}", reading.value),
+                    before.mean
+                )
             } else {
                 format!(
                     "{who}: {:.0} {metric} is {:.1}σ {} its baseline of {:.0}",
@@ -148,7 +194,9 @@ pub fn threshold(rule: &CompiledRule, track: Track, g: &GroupState, severity: Se
     match (rule.kind, track) {
         // The next bar the drift heads for.
         (RuleKind::Rate, Track::Trend) => match g.alert.severity() {
-            Some(Severity::Warning | Severity::Critical) => rule.bars.critical.unwrap_or(rule.bars.warning),
+            Some(Severity::Warning | Severity::Critical) => {
+                rule.bars.critical.unwrap_or(rule.bars.warning)
+            }
             _ => rule.bars.warning,
         },
         (RuleKind::Rate, Track::Bars) => rule.bars.threshold(severity),
@@ -174,7 +222,15 @@ pub const THROUGHPUT_SIGMA_FLOOR: f64 = 0.05;
 
 /// The transition a lifecycle step made, as the contract's alert.
 #[allow(clippy::too_many_arguments)]
-pub fn transition(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupState, reading: &Reading, step: &Step, at: Timestamp) -> AlertTransition {
+pub fn transition(
+    rule: &CompiledRule,
+    track: Track,
+    group_key: &str,
+    g: &GroupState,
+    reading: &Reading,
+    step: &Step,
+    at: Timestamp,
+) -> AlertTransition {
     let open = step.alert;
     let resolved = step.kind == TransitionKind::Resolved;
     let threshold = threshold(rule, track, g, open.severity);
@@ -196,7 +252,11 @@ pub fn transition(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupS
         feeds: rule.feeds.iter().map(|f| f.as_str().to_string()).collect(),
         group: group_map(group_key, &g.region),
         metric: rule.metric.clone(),
-        value: if reading.value.is_finite() { reading.value } else { 0.0 },
+        value: if reading.value.is_finite() {
+            reading.value
+        } else {
+            0.0
+        },
         threshold,
         comparison: match rule.kind {
             RuleKind::Rate => rule.bars.comparison,
@@ -211,7 +271,16 @@ pub fn transition(rule: &CompiledRule, track: Track, group_key: &str, g: &GroupS
         fired_at: open.fired_at,
         resolved_at: resolved.then_some(at),
         agency: rule.agency.clone(),
-        summary: summary(rule, track, group_key, g, reading, open.severity, threshold, resolved),
+        summary: summary(
+            rule,
+            track,
+            group_key,
+            g,
+            reading,
+            open.severity,
+            threshold,
+            resolved,
+        ),
         evidence,
     };
     AlertTransition {
@@ -229,7 +298,10 @@ mod tests {
 
     #[test]
     fn group_names_read_like_sites() {
-        assert_eq!(who("market_id=M-330102-003", "330102"), "Market M-330102-003 (330102)");
+        assert_eq!(
+            who("market_id=M-330102-003", "330102"),
+            "Market M-330102-003 (330102)"
+        );
         assert_eq!(who("region_code=3301", "3301"), "Region 3301");
         assert_eq!(group_map("region_code=3301", "3301").len(), 1);
         assert_eq!(group_map("plant_id=P-1", "330102")["region_code"], "330102");

@@ -275,7 +275,10 @@ mod tests {
         }
         let k = &rules["kiosk_pass_rate"];
         assert_eq!(k.window, Some(Duration::from_secs(86_400)));
-        assert_eq!((k.warning, k.critical, k.min_samples), (Some(0.95), Some(0.85), 20.0));
+        assert_eq!(
+            (k.warning, k.critical, k.min_samples),
+            (Some(0.95), Some(0.85), 20.0)
+        );
         let b = &rules["beta_agonist_positive_rate"];
         assert_eq!(b.comparison, Comparison::Above);
         assert_eq!(b.source.len(), 2);

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use arrow::record_batch::RecordBatch;
 use hub_model::alert::{AlertTransition, Severity};
 use hub_model::schema::Table;
-use hub_model::Timestamp;
+use hub_model::{Feed, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::alert_text::{self, Track};
@@ -28,7 +28,7 @@ use super::config::RuleKind;
 use super::group::{GroupState, Reading};
 use super::rates::RateRow;
 use super::rule::CompiledRule;
-use super::source::Observation;
+use super::source::{event_times, Observation};
 
 /// The latest version of one key (`latest_by` rules) and what it contributed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +81,6 @@ pub struct RuleEngine {
     max_seen: Option<Timestamp>,
     pending: BTreeMap<i64, Vec<Observation>>,
     timers: BTreeSet<(i64, u16, String)>,
-    late: Vec<Observation>,
     /// Outputs since the last `take_*`.
     transitions: Vec<AlertTransition>,
     changed: BTreeSet<(u16, String)>,
@@ -105,7 +104,6 @@ impl RuleEngine {
             max_seen: None,
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
-            late: Vec::new(),
             transitions: Vec::new(),
             changed: BTreeSet::new(),
             applied_ingested_at: Vec::new(),
@@ -148,11 +146,18 @@ impl RuleEngine {
             .max()
     }
 
-    /// Reads one batch of accepted rows: its observations join `pending` (or `late`).
+    /// Reads one batch of accepted rows, row by row in arrival order, as if they had
+    /// come one at a time (so micro-batch boundaries change nothing): each row's
+    /// observations wait in `pending` (or, behind the watermark, apply at once), then
+    /// the row's event time moves the clock and the watermark advances.
+    ///
     /// A rule whose expression fails on this batch (e.g. a division by zero in an
     /// operator's rule) skips the batch, with an error log and a count: the other rules
     /// and the pipeline go on.
     pub fn observe(&mut self, table: Table, batch: &RecordBatch) {
+        let Some(feed) = Feed::ALL.into_iter().find(|f| Table::of_feed(*f) == table) else {
+            return;
+        };
         let mut obs = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             for source in rule.sources.iter().filter(|s| s.table == table) {
@@ -164,40 +169,38 @@ impl RuleEngine {
                 }
             }
         }
-        for o in obs {
-            if self.max_seen.is_none_or(|m| o.time > m) {
-                self.max_seen = Some(o.time);
+        // Rows in arrival order; a row's observations in rule order.
+        obs.sort_by_key(|o| (o.row, o.rule));
+        let times = event_times(feed, batch);
+        let mut obs = obs.into_iter().peekable();
+        for (row, time) in times.into_iter().enumerate() {
+            let mut late = Vec::new();
+            while let Some(o) = obs.next_if(|o| o.row as usize == row) {
+                match self.watermark {
+                    Some(w) if o.time <= w => late.push(o),
+                    _ => self.pending.entry(o.time.0).or_default().push(o),
+                }
             }
-            match self.watermark {
-                Some(w) if o.time <= w => self.late.push(o),
-                _ => self.pending.entry(o.time.0).or_default().push(o),
+            if !late.is_empty() {
+                let w = self.watermark.expect("late observations imply a watermark");
+                let mut touched = BTreeSet::new();
+                for o in late {
+                    self.stats.late[o.rule as usize] += 1;
+                    self.apply(o, w, &mut touched);
+                }
+                self.evaluate_all(touched, w);
             }
-        }
-    }
-
-    /// Applies late observations at the watermark, then advances it to the newest
-    /// event time seen minus the allowed lateness.
-    pub fn advance(&mut self) {
-        if !self.late.is_empty() {
-            let w = self.watermark.expect("late observations imply a watermark");
-            let mut late = std::mem::take(&mut self.late);
-            late.sort_by(|a, b| (a.rule, &a.event_id, &a.group).cmp(&(b.rule, &b.event_id, &b.group)));
-            let mut touched = BTreeSet::new();
-            for o in late {
-                self.stats.late[o.rule as usize] += 1;
-                self.apply(o, w, &mut touched);
+            // Every accepted event moves the clock, whether or not a rule reads it.
+            if self.max_seen.is_none_or(|m| time > m) {
+                self.max_seen = Some(time);
+                self.run_until(Timestamp(time.0.saturating_sub(self.lateness)));
             }
-            self.evaluate_all(touched, w);
-        }
-        if let Some(m) = self.max_seen {
-            self.run_until(Timestamp(m.0.saturating_sub(self.lateness)));
         }
     }
 
     /// The input is idle: process everything seen, and move the clock to `wall` when it
     /// is at least `step` ahead. Returns true when the wall clock moved the watermark.
     pub fn idle(&mut self, wall: Timestamp, step: i64) -> bool {
-        self.advance();
         if let Some(m) = self.max_seen {
             self.run_until(m);
         }
@@ -232,7 +235,9 @@ impl RuleEngine {
             let mut touched = BTreeSet::new();
             if next_obs == Some(next) {
                 let mut obs = self.pending.remove(&next).unwrap_or_default();
-                obs.sort_by(|a, b| (a.rule, &a.event_id, &a.group).cmp(&(b.rule, &b.event_id, &b.group)));
+                obs.sort_by(|a, b| {
+                    (a.rule, &a.event_id, &a.group).cmp(&(b.rule, &b.event_id, &b.group))
+                });
                 for o in obs {
                     self.apply(o, at, &mut touched);
                 }
@@ -356,7 +361,10 @@ impl RuleEngine {
             RuleKind::Rate => {
                 g.expire(rule, at);
                 let reading = g.rate_reading(rule, at);
-                let level = rule.bars.level(reading.value, reading.samples, g.alert.severity());
+                // Hysteresis holds a firing alert; a pending one clears at once.
+                let level =
+                    rule.bars
+                        .level(reading.value, reading.samples, g.alert.firing_severity());
                 if let Some(oldest) = g.window.oldest_pane() {
                     sooner(Some(rule.grid.expect("grid").expiry_of(oldest)));
                 }
@@ -376,18 +384,26 @@ impl RuleEngine {
                     g.last_report = Some((value, z, before));
                     g.last_event = Some(event_id);
                 }
-                let (Some(reading), Some((_, z, before))) = (g.throughput_reading(), g.last_report) else {
+                let (Some(reading), Some((_, z, before))) = (g.throughput_reading(), g.last_report)
+                else {
                     return;
                 };
                 let level = (before.observations as f64 >= rule.bars.min_samples)
-                    .then(|| throughput_level(rule, z, g.alert.severity()))
+                    .then(|| throughput_level(rule, z, g.alert.firing_severity()))
                     .flatten();
                 (reading, level)
             }
         };
         if let Some(step) = g.alert.step(level, at, &rule.policy) {
-            self.transitions
-                .push(alert_text::transition(rule, Track::Bars, group, g, &reading, &step, at));
+            self.transitions.push(alert_text::transition(
+                rule,
+                Track::Bars,
+                group,
+                g,
+                &reading,
+                &step,
+                at,
+            ));
         }
         sooner(g.alert.deadline(&rule.policy));
         let bars_severity = g.alert.severity();
@@ -405,8 +421,15 @@ impl RuleEngine {
             sooner(trend.alert.deadline(&rule.policy));
         }
         if let Some(step) = trend_step {
-            self.transitions
-                .push(alert_text::transition(rule, Track::Trend, group, g, &reading, &step, at));
+            self.transitions.push(alert_text::transition(
+                rule,
+                Track::Trend,
+                group,
+                g,
+                &reading,
+                &step,
+                at,
+            ));
         }
         let next = next.map(Timestamp);
         if g.timer != next {
@@ -461,7 +484,8 @@ impl RuleEngine {
         };
         let value = reading.value.is_finite().then_some(reading.value);
         let severity = g.alert.severity();
-        let threshold = alert_text::threshold(rule, Track::Bars, g, severity.unwrap_or(Severity::Warning));
+        let threshold =
+            alert_text::threshold(rule, Track::Bars, g, severity.unwrap_or(Severity::Warning));
         let (warning, critical) = match rule.kind {
             RuleKind::Silence => {
                 let (w, c) = rule.silence_after.unwrap_or_default();
@@ -510,7 +534,9 @@ impl RuleEngine {
                     *open.entry((rule.name.clone(), o.severity)).or_default() += 1;
                 }
                 if let Some(o) = g.trend.as_ref().and_then(|t| t.alert.open) {
-                    *open.entry((alert_text::alert_rule(rule, Track::Trend), o.severity)).or_default() += 1;
+                    *open
+                        .entry((alert_text::alert_rule(rule, Track::Trend), o.severity))
+                        .or_default() += 1;
                 }
             }
         }
@@ -532,7 +558,12 @@ impl RuleEngine {
     pub fn restore(&mut self, snap: EngineSnapshot) {
         self.watermark = snap.watermark;
         self.max_seen = snap.max_seen;
-        let index: HashMap<&str, usize> = self.rules.iter().enumerate().map(|(i, r)| (r.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.as_str(), i))
+            .collect();
         let mut remap: Vec<Option<u16>> = Vec::new();
         for (name, state) in snap.rule_names.iter().zip(snap.rules) {
             let Some(&i) = index.get(name.as_str()) else {

@@ -86,7 +86,9 @@ impl GroupState {
 
     pub fn add_evidence(&mut self, at: Timestamp, event_id: &str) {
         // Newest last, by event time; a late event goes in its place.
-        let i = self.evidence.partition_point(|(t, id)| (*t, id.as_str()) <= (at, event_id));
+        let i = self
+            .evidence
+            .partition_point(|(t, id)| (*t, id.as_str()) <= (at, event_id));
         self.evidence.insert(i, (at, event_id.to_string()));
         while self.evidence.len() > MAX_EVIDENCE {
             self.evidence.pop_front();
@@ -117,7 +119,9 @@ impl GroupState {
 
     /// Seconds since the last report, at `at`.
     pub fn silence_reading(&self, at: Timestamp) -> Reading {
-        let since = self.last_seen.map_or(0.0, |t| (at.0 - t.0).max(0) as f64 / 1e6);
+        let since = self
+            .last_seen
+            .map_or(0.0, |t| (at.0 - t.0).max(0) as f64 / 1e6);
         Reading {
             value: since,
             numerator: 0.0,
@@ -157,7 +161,11 @@ impl GroupState {
             numerator: z,
             samples: self.baseline.observations as f64,
             interval: None,
-            comparison: if z < 0.0 { Comparison::Below } else { Comparison::Above },
+            comparison: if z < 0.0 {
+                Comparison::Below
+            } else {
+                Comparison::Above
+            },
             window: None,
         })
     }

@@ -46,7 +46,8 @@ impl Bars {
         let cmp = self.comparison;
         if let Some(c) = self.critical {
             if samples >= self.critical_min_samples
-                && (cmp.breaches(value, c) || (open == Some(Severity::Critical) && !self.clear_of(value, c)))
+                && (cmp.breaches(value, c)
+                    || (open == Some(Severity::Critical) && !self.clear_of(value, c)))
             {
                 return Some(Severity::Critical);
             }
@@ -106,12 +107,24 @@ impl Lifecycle {
         self.open.map(|o| o.severity)
     }
 
+    /// The severity of a firing alert (not of a pending one).
+    pub fn firing_severity(&self) -> Option<Severity> {
+        self.open
+            .filter(|o| o.fired_at.is_some())
+            .map(|o| o.severity)
+    }
+
     pub fn is_firing(&self) -> bool {
         self.open.is_some_and(|o| o.fired_at.is_some())
     }
 
     /// Evaluates the group's `level` at instant `at`.
-    pub fn step(&mut self, level: Option<Severity>, at: Timestamp, policy: &Policy) -> Option<Step> {
+    pub fn step(
+        &mut self,
+        level: Option<Severity>,
+        at: Timestamp,
+        policy: &Policy,
+    ) -> Option<Step> {
         let step = |kind, alert| Some(Step { kind, alert });
         match (self.open.as_mut(), level) {
             (None, None) => None,
@@ -125,7 +138,14 @@ impl Lifecycle {
                     last_notified: at,
                 };
                 self.open = Some(open);
-                step(if fire { TransitionKind::Firing } else { TransitionKind::Pending }, open)
+                step(
+                    if fire {
+                        TransitionKind::Firing
+                    } else {
+                        TransitionKind::Pending
+                    },
+                    open,
+                )
             }
             (Some(open), None) => {
                 let mut last = *open;
@@ -192,7 +212,11 @@ mod tests {
         }
     }
 
-    fn kinds(l: &mut Lifecycle, policy: &Policy, seq: &[(Option<Severity>, i64)]) -> Vec<TransitionKind> {
+    fn kinds(
+        l: &mut Lifecycle,
+        policy: &Policy,
+        seq: &[(Option<Severity>, i64)],
+    ) -> Vec<TransitionKind> {
         seq.iter()
             .filter_map(|(lv, t)| l.step(*lv, Timestamp(*t), policy).map(|s| s.kind))
             .collect()
@@ -206,11 +230,20 @@ mod tests {
         assert_eq!(b.level(0.90, 20.0, None), Some(Severity::Warning));
         assert_eq!(b.level(0.955, 20.0, None), None);
         // Open at warning: 0.955 is not yet 1 pp past 0.95, so it holds.
-        assert_eq!(b.level(0.955, 20.0, Some(Severity::Warning)), Some(Severity::Warning));
+        assert_eq!(
+            b.level(0.955, 20.0, Some(Severity::Warning)),
+            Some(Severity::Warning)
+        );
         assert_eq!(b.level(0.96, 20.0, Some(Severity::Warning)), None);
         // Open at critical: 0.855 holds critical; 0.87 drops to warning.
-        assert_eq!(b.level(0.855, 20.0, Some(Severity::Critical)), Some(Severity::Critical));
-        assert_eq!(b.level(0.87, 20.0, Some(Severity::Critical)), Some(Severity::Warning));
+        assert_eq!(
+            b.level(0.855, 20.0, Some(Severity::Critical)),
+            Some(Severity::Critical)
+        );
+        assert_eq!(
+            b.level(0.87, 20.0, Some(Severity::Critical)),
+            Some(Severity::Warning)
+        );
     }
 
     #[test]
@@ -224,14 +257,21 @@ mod tests {
             hysteresis: 0.0,
             ratio: true,
         };
-        assert_eq!(b.level(0.01, 100.0, None), Some(Severity::Warning), "critical needs 200 tests");
+        assert_eq!(
+            b.level(0.01, 100.0, None),
+            Some(Severity::Warning),
+            "critical needs 200 tests"
+        );
         assert_eq!(b.level(0.01, 200.0, None), Some(Severity::Critical));
         assert_eq!(b.level(0.0, 300.0, Some(Severity::Warning)), None);
     }
 
     #[test]
     fn fires_changes_severity_reminds_and_resolves() {
-        let p = Policy { hold: 0, reminder: Some(4 * H) };
+        let p = Policy {
+            hold: 0,
+            reminder: Some(4 * H),
+        };
         let mut l = Lifecycle::default();
         let got = kinds(
             &mut l,
@@ -252,18 +292,28 @@ mod tests {
 
     #[test]
     fn hold_keeps_a_breach_pending_and_a_short_one_never_fires() {
-        let p = Policy { hold: 2 * H, reminder: None };
+        let p = Policy {
+            hold: 2 * H,
+            reminder: None,
+        };
         let mut l = Lifecycle::default();
         let got = kinds(
             &mut l,
             &p,
-            &[(Some(Severity::Warning), 0), (Some(Severity::Warning), H), (None, H + 1)],
+            &[
+                (Some(Severity::Warning), 0),
+                (Some(Severity::Warning), H),
+                (None, H + 1),
+            ],
         );
         assert_eq!(got, vec![Pending, Resolved]);
         let got = kinds(
             &mut l,
             &p,
-            &[(Some(Severity::Warning), 10 * H), (Some(Severity::Critical), 12 * H)],
+            &[
+                (Some(Severity::Warning), 10 * H),
+                (Some(Severity::Critical), 12 * H),
+            ],
         );
         assert_eq!(got, vec![Pending, Firing]);
         assert_eq!(l.severity(), Some(Severity::Critical));
@@ -272,13 +322,22 @@ mod tests {
 
     #[test]
     fn sequence_numbers_count_transitions_of_one_incarnation() {
-        let p = Policy { hold: 0, reminder: None };
+        let p = Policy {
+            hold: 0,
+            reminder: None,
+        };
         let mut l = Lifecycle::default();
         let a = l.step(Some(Severity::Warning), Timestamp(0), &p).unwrap();
         let b = l.step(Some(Severity::Critical), Timestamp(1), &p).unwrap();
         let c = l.step(None, Timestamp(2), &p).unwrap();
-        assert_eq!((a.alert.sequence, b.alert.sequence, c.alert.sequence), (1, 2, 3));
+        assert_eq!(
+            (a.alert.sequence, b.alert.sequence, c.alert.sequence),
+            (1, 2, 3)
+        );
         let d = l.step(Some(Severity::Warning), Timestamp(3), &p).unwrap();
-        assert_eq!((d.kind, d.alert.sequence, d.alert.started_at), (Firing, 1, Timestamp(3)));
+        assert_eq!(
+            (d.kind, d.alert.sequence, d.alert.started_at),
+            (Firing, 1, Timestamp(3))
+        );
     }
 }

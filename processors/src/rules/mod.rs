@@ -16,7 +16,7 @@ pub mod lifecycle;
 pub mod rates;
 pub mod rule;
 pub mod source;
+pub mod stage;
 pub mod trend;
 pub mod wilson;
 pub mod window;
-pub mod stage;

@@ -49,21 +49,32 @@ impl CompiledRule {
     pub fn compile(name: &str, spec: &RuleSpec) -> Result<Self, ProcessorError> {
         let key = |field: &str| format!("rules.{name}.{field}");
         let err = |field: &str, m: &str| Err(ProcessorError::config(key(field), m));
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
             return Err(ProcessorError::config(
                 format!("rules.{name}"),
                 "a rule name is lowercase letters, digits and _",
             ));
         }
         if spec.source.is_empty() {
-            return err("source", "a rule needs at least one [[rules.<name>.source]]");
+            return err(
+                "source",
+                "a rule needs at least one [[rules.<name>.source]]",
+            );
         }
         if spec.metric.trim().is_empty() {
             return err("metric", "name the metric (e.g. pass_rate)");
         }
         let mut sources = Vec::new();
         for (i, s) in spec.source.iter().enumerate() {
-            sources.push(CompiledSource::compile(s, spec.kind, &format!("rules.{name}.source[{i}]"))?);
+            sources.push(CompiledSource::compile(
+                s,
+                spec.kind,
+                &format!("rules.{name}.source[{i}]"),
+            )?);
         }
         let mut feeds: Vec<Feed> = Vec::new();
         for s in &sources {
@@ -85,13 +96,22 @@ impl CompiledRule {
         let rate = spec.kind == RuleKind::Rate;
         let (grid, window) = if rate {
             let Some(window) = spec.window.filter(|w| !w.is_zero()) else {
-                return err("window", "a rate rule needs a window, e.g. \"24h\" or \"7d\"");
+                return err(
+                    "window",
+                    "a rate rule needs a window, e.g. \"24h\" or \"7d\"",
+                );
             };
             let pane = spec.pane.unwrap_or(window / DEFAULT_PANES_PER_WINDOW);
             if pane.is_zero() || micros(window) % micros(pane) != 0 {
-                return err("pane", "must be positive and divide the window exactly (e.g. 15m for 24h)");
+                return err(
+                    "pane",
+                    "must be positive and divide the window exactly (e.g. 15m for 24h)",
+                );
             }
-            (Some(PaneGrid::new(micros(window), micros(pane))), Some(window))
+            (
+                Some(PaneGrid::new(micros(window), micros(pane))),
+                Some(window),
+            )
         } else {
             if spec.window.is_some() || spec.pane.is_some() {
                 return err("window", "only rate rules have a window; remove it");
@@ -101,7 +121,10 @@ impl CompiledRule {
         let (warning, critical) = match spec.kind {
             RuleKind::Silence => {
                 if spec.warning.is_some() || spec.critical.is_some() {
-                    return err("warning", "silence rules set warning_after / critical_after (durations)");
+                    return err(
+                        "warning",
+                        "silence rules set warning_after / critical_after (durations)",
+                    );
                 }
                 (0.0, None)
             }
@@ -115,7 +138,10 @@ impl CompiledRule {
         if rate {
             let in_range = |v: f64| (0.0..=1.0).contains(&v);
             if !in_range(warning) || critical.is_some_and(|c| !in_range(c)) {
-                return err("warning", "rate bars are ratios between 0 and 1 (95 % is 0.95)");
+                return err(
+                    "warning",
+                    "rate bars are ratios between 0 and 1 (95 % is 0.95)",
+                );
             }
             if let Some(c) = critical {
                 let ordered = match spec.comparison {
@@ -129,7 +155,10 @@ impl CompiledRule {
         }
         if spec.kind == RuleKind::Throughput {
             if warning <= 0.0 || critical.is_some_and(|c| c < warning) {
-                return err("warning", "throughput bars are standard deviations: warning > 0, critical ≥ warning");
+                return err(
+                    "warning",
+                    "throughput bars are standard deviations: warning > 0, critical ≥ warning",
+                );
             }
             if !(spec.baseline_alpha > 0.0 && spec.baseline_alpha < 1.0) {
                 return err("baseline_alpha", "must be between 0 and 1 (exclusive)");
@@ -137,7 +166,10 @@ impl CompiledRule {
         }
         let silence_after = if spec.kind == RuleKind::Silence {
             let (Some(w), c) = (spec.warning_after, spec.critical_after) else {
-                return err("warning_after", "a silence rule needs warning_after (e.g. \"6h\")");
+                return err(
+                    "warning_after",
+                    "a silence rule needs warning_after (e.g. \"6h\")",
+                );
             };
             if c.is_some_and(|c| c <= w) {
                 return err("critical_after", "must be longer than warning_after");
@@ -145,7 +177,10 @@ impl CompiledRule {
             Some((micros(w), c.map_or(i64::MAX, micros)))
         } else {
             if spec.warning_after.is_some() || spec.critical_after.is_some() {
-                return err("warning_after", "only silence rules use warning_after / critical_after");
+                return err(
+                    "warning_after",
+                    "only silence rules use warning_after / critical_after",
+                );
             }
             None
         };
@@ -169,7 +204,12 @@ impl CompiledRule {
             if !(warning < 1.0 && c < warning) {
                 return err("early_warning", "needs warning < 1 and critical < warning");
             }
-            Some(CusumParams::for_pass_rate(warning, c, spec.early_warning_limit, spec.early_warning_memory))
+            Some(CusumParams::for_pass_rate(
+                warning,
+                c,
+                spec.early_warning_limit,
+                spec.early_warning_memory,
+            ))
         } else {
             None
         };
@@ -196,7 +236,10 @@ impl CompiledRule {
                 warning,
                 critical,
                 min_samples: spec.min_samples,
-                critical_min_samples: spec.critical_min_samples.unwrap_or(spec.min_samples).max(spec.min_samples),
+                critical_min_samples: spec
+                    .critical_min_samples
+                    .unwrap_or(spec.min_samples)
+                    .max(spec.min_samples),
                 hysteresis: spec.hysteresis,
                 ratio: rate,
             },
@@ -212,7 +255,9 @@ impl CompiledRule {
     }
 
     /// Compiles every enabled rule, in name order.
-    pub fn compile_all(specs: &BTreeMap<String, RuleSpec>) -> Result<Vec<CompiledRule>, ProcessorError> {
+    pub fn compile_all(
+        specs: &BTreeMap<String, RuleSpec>,
+    ) -> Result<Vec<CompiledRule>, ProcessorError> {
         let rules: Vec<CompiledRule> = specs
             .iter()
             .filter(|(_, s)| s.enabled)
@@ -230,7 +275,10 @@ mod tests {
     use super::*;
     use crate::rules::config::default_rules;
 
-    fn compile_with(name: &str, edit: impl FnOnce(&mut RuleSpec)) -> Result<CompiledRule, ProcessorError> {
+    fn compile_with(
+        name: &str,
+        edit: impl FnOnce(&mut RuleSpec),
+    ) -> Result<CompiledRule, ProcessorError> {
         let mut spec = default_rules()[name].clone();
         edit(&mut spec);
         CompiledRule::compile(name, &spec)
@@ -244,37 +292,71 @@ mod tests {
         assert_eq!(k.grid.unwrap().count, 96);
         assert_eq!(k.window_length.as_deref(), Some("24h"));
         assert_eq!(k.agency, "market_supervision");
-        let b = rules.iter().find(|r| r.name == "beta_agonist_positive_rate").unwrap();
+        let b = rules
+            .iter()
+            .find(|r| r.name == "beta_agonist_positive_rate")
+            .unwrap();
         assert_eq!(b.feeds, vec![Feed::Kiosk, Feed::Slaughter]);
         assert_eq!(b.agency, "agriculture");
     }
 
     #[test]
     fn bad_rules_name_the_field() {
-        let msg = |r: Result<CompiledRule, ProcessorError>| r.err().map(|e| e.to_string()).unwrap_or_default();
-        let m = msg(compile_with("kiosk_pass_rate", |s| s.source[0].numerator = Some("result = ".into())));
-        assert!(m.starts_with("rules.kiosk_pass_rate.source[0].numerator:"), "{m}");
-        let m = msg(compile_with("kiosk_pass_rate", |s| s.source[0].numerator = Some("sample_name".into())));
+        let msg = |r: Result<CompiledRule, ProcessorError>| {
+            r.err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let m = msg(compile_with("kiosk_pass_rate", |s| {
+            s.source[0].numerator = Some("result = ".into())
+        }));
+        assert!(
+            m.starts_with("rules.kiosk_pass_rate.source[0].numerator:"),
+            "{m}"
+        );
+        let m = msg(compile_with("kiosk_pass_rate", |s| {
+            s.source[0].numerator = Some("sample_name".into())
+        }));
         assert!(m.contains("must be a number or a boolean"), "{m}");
-        let m = msg(compile_with("kiosk_pass_rate", |s| s.source[0].group_by = vec!["market".into()]));
-        assert!(m.starts_with("rules.kiosk_pass_rate.source[0].group_by: no column `market`"), "{m}");
+        let m = msg(compile_with("kiosk_pass_rate", |s| {
+            s.source[0].group_by = vec!["market".into()]
+        }));
+        assert!(
+            m.starts_with("rules.kiosk_pass_rate.source[0].group_by: no column `market`"),
+            "{m}"
+        );
         let m = msg(compile_with("kiosk_pass_rate", |s| s.critical = Some(0.97)));
         assert!(m.starts_with("rules.kiosk_pass_rate.critical:"), "{m}");
         let m = msg(compile_with("kiosk_pass_rate", |s| s.warning = Some(95.0)));
         assert!(m.contains("ratios between 0 and 1"), "{m}");
-        let m = msg(compile_with("kiosk_pass_rate", |s| s.pane = Some(Duration::from_secs(7 * 60))));
+        let m = msg(compile_with("kiosk_pass_rate", |s| {
+            s.pane = Some(Duration::from_secs(7 * 60))
+        }));
         assert!(m.starts_with("rules.kiosk_pass_rate.pane:"), "{m}");
         let m = msg(compile_with("kiosk_pass_rate", |s| s.window = None));
         assert!(m.starts_with("rules.kiosk_pass_rate.window:"), "{m}");
         let m = msg(compile_with("feed_silence", |s| s.warning_after = None));
         assert!(m.starts_with("rules.feed_silence.warning_after:"), "{m}");
-        let m = msg(compile_with("feed_silence", |s| s.source[0].numerator = Some("1".into())));
-        assert!(m.starts_with("rules.feed_silence.source[0].numerator:"), "{m}");
-        let m = msg(compile_with("export_inspection_pass_rate", |s| s.source[0].latest_by = Some("declaration".into())));
-        assert!(m.starts_with("rules.export_inspection_pass_rate.source[0].latest_by:"), "{m}");
-        let m = msg(compile_with("export_batch_marking_rate", |s| s.source[0].filter = Some("quantity_kg".into())));
+        let m = msg(compile_with("feed_silence", |s| {
+            s.source[0].numerator = Some("1".into())
+        }));
+        assert!(
+            m.starts_with("rules.feed_silence.source[0].numerator:"),
+            "{m}"
+        );
+        let m = msg(compile_with("export_inspection_pass_rate", |s| {
+            s.source[0].latest_by = Some("declaration".into())
+        }));
+        assert!(
+            m.starts_with("rules.export_inspection_pass_rate.source[0].latest_by:"),
+            "{m}"
+        );
+        let m = msg(compile_with("export_batch_marking_rate", |s| {
+            s.source[0].filter = Some("quantity_kg".into())
+        }));
         assert!(m.contains("must be a boolean"), "{m}");
-        let m = msg(CompiledRule::compile("Bad-Name", &default_rules()["kiosk_pass_rate"]));
+        let m = msg(CompiledRule::compile(
+            "Bad-Name",
+            &default_rules()["kiosk_pass_rate"],
+        ));
         assert!(m.contains("lowercase"), "{m}");
     }
 

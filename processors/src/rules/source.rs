@@ -24,6 +24,8 @@ use crate::ProcessorError;
 pub struct Observation {
     /// Index of the rule in the engine's rule list.
     pub rule: u16,
+    /// The row in its micro-batch (arrival order).
+    pub row: u32,
     pub time: Timestamp,
     pub event_id: String,
     /// `market_id=M-330102-003`, `region_code=3301`, …
@@ -59,7 +61,10 @@ pub struct CompiledSource {
 fn column(schema: &SchemaRef, key: &str, name: &str) -> Result<usize, ProcessorError> {
     schema.index_of(name).map_err(|_| {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        ProcessorError::config(key, format!("no column `{name}`; the table has {}", names.join(", ")))
+        ProcessorError::config(
+            key,
+            format!("no column `{name}`; the table has {}", names.join(", ")),
+        )
     })
 }
 
@@ -87,7 +92,11 @@ fn compile_expr(
         ty == DataType::Boolean || ty.is_numeric()
     };
     if !ok {
-        let want = if want_bool { "a boolean" } else { "a number or a boolean" };
+        let want = if want_bool {
+            "a boolean"
+        } else {
+            "a number or a boolean"
+        };
         return Err(err(format!("`{sql}` is {ty}, it must be {want}")));
     }
     Ok(phys)
@@ -103,7 +112,16 @@ impl CompiledSource {
         let ctx = SessionContext::new();
         let expr = |field: &str, sql: &Option<String>, want_bool: bool| {
             sql.as_deref()
-                .map(|s| compile_expr(&ctx, &df_schema, &schema, format!("{key}.{field}"), s, want_bool))
+                .map(|s| {
+                    compile_expr(
+                        &ctx,
+                        &df_schema,
+                        &schema,
+                        format!("{key}.{field}"),
+                        s,
+                        want_bool,
+                    )
+                })
                 .transpose()
         };
         let needs = |field: &str, v: &Option<String>| match v {
@@ -184,12 +202,21 @@ impl CompiledSource {
             evidence: expr("evidence", &spec.evidence, true)?,
             value: expr("value", &spec.value, false)?,
             group_columns,
-            region_levels: spec.region_levels.iter().map(|l| l.region_level()).collect(),
+            region_levels: spec
+                .region_levels
+                .iter()
+                .map(|l| l.region_level())
+                .collect(),
             latest_by,
         })
     }
 
-    fn eval(&self, e: &Arc<dyn PhysicalExpr>, batch: &RecordBatch, field: &str) -> Result<ArrayRef, ProcessorError> {
+    fn eval(
+        &self,
+        e: &Arc<dyn PhysicalExpr>,
+        batch: &RecordBatch,
+        field: &str,
+    ) -> Result<ArrayRef, ProcessorError> {
         let fail = |m: String| ProcessorError::Evaluate {
             key: format!("{}.{field}", self.key),
             table: self.table.name(),
@@ -200,7 +227,12 @@ impl CompiledSource {
             .map_err(|e| fail(e.to_string()))
     }
 
-    fn numbers(&self, e: &Option<Arc<dyn PhysicalExpr>>, batch: &RecordBatch, field: &str) -> Result<Option<Float64Array>, ProcessorError> {
+    fn numbers(
+        &self,
+        e: &Option<Arc<dyn PhysicalExpr>>,
+        batch: &RecordBatch,
+        field: &str,
+    ) -> Result<Option<Float64Array>, ProcessorError> {
         let Some(e) = e else { return Ok(None) };
         let a = self.eval(e, batch, field)?;
         let a = cast(&a, &DataType::Float64).map_err(|e| ProcessorError::Evaluate {
@@ -211,13 +243,23 @@ impl CompiledSource {
         Ok(Some(a.as_primitive::<Float64Type>().clone()))
     }
 
-    fn flags(&self, e: &Option<Arc<dyn PhysicalExpr>>, batch: &RecordBatch, field: &str) -> Result<Option<BooleanArray>, ProcessorError> {
+    fn flags(
+        &self,
+        e: &Option<Arc<dyn PhysicalExpr>>,
+        batch: &RecordBatch,
+        field: &str,
+    ) -> Result<Option<BooleanArray>, ProcessorError> {
         let Some(e) = e else { return Ok(None) };
         Ok(Some(self.eval(e, batch, field)?.as_boolean().clone()))
     }
 
     /// The observations of `batch` (rows of this source's table) for rule `rule`.
-    pub fn observe(&self, rule: u16, batch: &RecordBatch, out: &mut Vec<Observation>) -> Result<(), ProcessorError> {
+    pub fn observe(
+        &self,
+        rule: u16,
+        batch: &RecordBatch,
+        out: &mut Vec<Observation>,
+    ) -> Result<(), ProcessorError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -253,7 +295,9 @@ impl CompiledSource {
             a.as_ref()
                 .map_or(0.0, |a| if a.is_null(row) { 0.0 } else { a.value(row) })
         };
-        let b = |a: &Option<BooleanArray>, row: usize| a.as_ref().is_some_and(|a| a.is_valid(row) && a.value(row));
+        let b = |a: &Option<BooleanArray>, row: usize| {
+            a.as_ref().is_some_and(|a| a.is_valid(row) && a.value(row))
+        };
         for row in 0..batch.num_rows() {
             if filter.is_some() && !b(&filter, row) {
                 continue;
@@ -261,6 +305,7 @@ impl CompiledSource {
             let region = region_code.value(row);
             let mut base = Observation {
                 rule,
+                row: row as u32,
                 time: times[row],
                 event_id: event_id.value(row).to_string(),
                 group: String::new(),
@@ -308,8 +353,16 @@ pub fn event_times(feed: Feed, batch: &RecordBatch) -> Vec<Timestamp> {
             .as_primitive::<TimestampMicrosecondType>()
     };
     match feed {
-        Feed::Kiosk => col("tested_at").values().iter().map(|v| Timestamp(*v)).collect(),
-        Feed::Slaughter => col("period_end").values().iter().map(|v| Timestamp(*v)).collect(),
+        Feed::Kiosk => col("tested_at")
+            .values()
+            .iter()
+            .map(|v| Timestamp(*v))
+            .collect(),
+        Feed::Slaughter => col("period_end")
+            .values()
+            .iter()
+            .map(|v| Timestamp(*v))
+            .collect(),
         Feed::Export => {
             let inspected = col("inspected_at");
             let declared = col("declared_at");

@@ -37,7 +37,11 @@ pub struct RuleStage {
 }
 
 impl RuleStage {
-    pub fn new(rules: Vec<CompiledRule>, eval: EvaluationConfig, metrics: Option<RuleMetrics>) -> Self {
+    pub fn new(
+        rules: Vec<CompiledRule>,
+        eval: EvaluationConfig,
+        metrics: Option<RuleMetrics>,
+    ) -> Self {
         let n = rules.len();
         RuleStage {
             engine: RuleEngine::new(rules, eval.allowed_lateness),
@@ -67,12 +71,15 @@ impl RuleStage {
     }
 
     /// One micro-batch (or idle tick): what the pipeline calls through [`StatefulStage`].
-    pub fn process(&mut self, rows: &[(Table, RecordBatch)], tick: Tick) -> Result<Vec<AlertTransition>, ProcessorError> {
+    pub fn process(
+        &mut self,
+        rows: &[(Table, RecordBatch)],
+        tick: Tick,
+    ) -> Result<Vec<AlertTransition>, ProcessorError> {
         for (table, batch) in rows {
             self.count_outside_windows(*table, batch);
             self.engine.observe(*table, batch);
         }
-        self.engine.advance();
         let idle = tick.quiet_for.is_some_and(|q| q >= self.eval.idle_timeout);
         if idle && !self.eval.idle_timeout.is_zero() {
             let step = i64::try_from(self.eval.idle_step.as_micros()).unwrap_or(i64::MAX);
@@ -86,7 +93,8 @@ impl RuleStage {
         if let Some(m) = &self.metrics {
             let now = Timestamp::now();
             for t in applied {
-                m.evaluation_latency.observe(((now.0 - t.0).max(0)) as f64 / 1e6);
+                m.evaluation_latency
+                    .observe(((now.0 - t.0).max(0)) as f64 / 1e6);
             }
             for t in &transitions {
                 m.alert_transitions
@@ -98,7 +106,9 @@ impl RuleStage {
         if let Some(tx) = &self.transitions {
             for t in &transitions {
                 if tx.blocking_send(t.clone()).is_err() {
-                    tracing::debug!("the transition channel is closed; alerts stay in the alerts table");
+                    tracing::debug!(
+                        "the transition channel is closed; alerts stay in the alerts table"
+                    );
                     break;
                 }
             }
@@ -107,23 +117,38 @@ impl RuleStage {
     }
 
     fn count_outside_windows(&self, table: Table, batch: &RecordBatch) {
-        let (Some(m), Some(w), Some(longest)) = (&self.metrics, self.engine.watermark(), self.engine.longest_window(table)) else {
+        let (Some(m), Some(w), Some(longest)) = (
+            &self.metrics,
+            self.engine.watermark(),
+            self.engine.longest_window(table),
+        ) else {
             return;
         };
-        let Some(feed) = hub_model::Feed::ALL.into_iter().find(|f| Table::of_feed(*f) == table) else {
+        let Some(feed) = hub_model::Feed::ALL
+            .into_iter()
+            .find(|f| Table::of_feed(*f) == table)
+        else {
             return;
         };
         let oldest = w.0 - longest;
-        let n = event_times(feed, batch).iter().filter(|t| t.0 < oldest).count();
+        let n = event_times(feed, batch)
+            .iter()
+            .filter(|t| t.0 < oldest)
+            .count();
         if n > 0 {
-            m.events_outside_windows.with_label_values(&[feed.as_str()]).inc_by(n as u64);
+            m.events_outside_windows
+                .with_label_values(&[feed.as_str()])
+                .inc_by(n as u64);
         }
     }
 
     /// Gauges that need a pass over every group: at most once a second.
     fn update_gauges(&mut self) {
         let Some(m) = &self.metrics else { return };
-        if self.last_gauges.is_some_and(|t| t.elapsed().as_secs_f64() < 1.0) {
+        if self
+            .last_gauges
+            .is_some_and(|t| t.elapsed().as_secs_f64() < 1.0)
+        {
             return;
         }
         self.last_gauges = Some(Instant::now());
@@ -139,8 +164,12 @@ impl RuleStage {
             let stats = &self.engine.stats;
             let (late, old) = (stats.late[i], stats.too_old[i]);
             let (late0, old0) = self.reported[i];
-            m.observations_late.with_label_values(&[rule.name.as_str()]).inc_by(late - late0);
-            m.observations_too_old.with_label_values(&[rule.name.as_str()]).inc_by(old - old0);
+            m.observations_late
+                .with_label_values(&[rule.name.as_str()])
+                .inc_by(late - late0);
+            m.observations_too_old
+                .with_label_values(&[rule.name.as_str()])
+                .inc_by(old - old0);
             self.reported[i] = (late, old);
         }
         m.alerts_open.reset();
@@ -150,7 +179,8 @@ impl RuleStage {
                 .set(n as i64);
         }
         // Pooled value per rate rule and province.
-        let kinds: BTreeMap<&str, RuleKind> = rules.iter().map(|r| (r.name.as_str(), r.kind)).collect();
+        let kinds: BTreeMap<&str, RuleKind> =
+            rules.iter().map(|r| (r.name.as_str(), r.kind)).collect();
         let mut pooled: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
         self.rates.for_each(|r| {
             if kinds.get(r.rule.as_str()) != Some(&RuleKind::Rate) {
@@ -167,7 +197,9 @@ impl RuleStage {
         });
         for ((rule, region), (num, den)) in pooled {
             if den > 0.0 {
-                m.rule_value.with_label_values(&[rule.as_str(), region.as_str()]).set(num / den);
+                m.rule_value
+                    .with_label_values(&[rule.as_str(), region.as_str()])
+                    .set(num / den);
             }
         }
     }
@@ -186,7 +218,10 @@ pub fn alert_rows(transitions: &[AlertTransition]) -> Result<Vec<StageRows>, Pro
                 table: Table::Alerts,
                 day,
                 batch: b.finish().map_err(|e| match e {
-                    ModelError::Arrow(source) => ProcessorError::Arrow { table: "alerts", source },
+                    ModelError::Arrow(source) => ProcessorError::Arrow {
+                        table: "alerts",
+                        source,
+                    },
                     other => ProcessorError::config("alerts", other.to_string()),
                 })?,
             })
@@ -199,7 +234,11 @@ impl StatefulStage for RuleStage {
         STAGE_NAME
     }
 
-    fn on_rows(&mut self, rows: &[(Table, RecordBatch)], tick: Tick) -> Result<Vec<StageRows>, ModelError> {
+    fn on_rows(
+        &mut self,
+        rows: &[(Table, RecordBatch)],
+        tick: Tick,
+    ) -> Result<Vec<StageRows>, ModelError> {
         let transitions = self.process(rows, tick)?;
         Ok(alert_rows(&transitions)?)
     }
@@ -210,13 +249,21 @@ impl StatefulStage for RuleStage {
 
     fn snapshot(&self) -> Result<Vec<u8>, ModelError> {
         self.wants_checkpoint.set(false);
-        postcard::to_allocvec(&self.engine.snapshot())
-            .map_err(|source| ProcessorError::Snapshot { stage: STAGE_NAME, source }.into())
+        postcard::to_allocvec(&self.engine.snapshot()).map_err(|source| {
+            ProcessorError::Snapshot {
+                stage: STAGE_NAME,
+                source,
+            }
+            .into()
+        })
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), ModelError> {
-        let snap: EngineSnapshot = postcard::from_bytes(snapshot)
-            .map_err(|source| ProcessorError::Snapshot { stage: STAGE_NAME, source })?;
+        let snap: EngineSnapshot =
+            postcard::from_bytes(snapshot).map_err(|source| ProcessorError::Snapshot {
+                stage: STAGE_NAME,
+                source,
+            })?;
         self.engine.restore(snap);
         self.rates.replace_all(self.engine.all_rates());
         Ok(())

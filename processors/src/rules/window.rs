@@ -82,10 +82,21 @@ impl PaneWindow {
                         self.panes[i].num += num;
                         self.panes[i].den += den;
                     }
-                    Err(i) => self.panes.insert(i, Pane { index: pane, num, den }),
+                    Err(i) => self.panes.insert(
+                        i,
+                        Pane {
+                            index: pane,
+                            num,
+                            den,
+                        },
+                    ),
                 }
             }
-            _ => self.panes.push_back(Pane { index: pane, num, den }),
+            _ => self.panes.push_back(Pane {
+                index: pane,
+                num,
+                den,
+            }),
         }
     }
 
