@@ -222,7 +222,7 @@ struct Pipeline {
 }
 
 /// How often the pipeline wakes without input, to let the stages' clocks move.
-const TICK: Duration = Duration::from_secs(1);
+const TICK: Duration = Duration::from_millis(100);
 
 impl Pipeline {
     fn run(

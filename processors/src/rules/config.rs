@@ -181,6 +181,13 @@ pub struct EvaluationConfig {
     /// independent of arrival order. Alerts wait this long.
     #[serde(with = "humantime_serde")]
     pub allowed_lateness: Duration,
+    /// A partition that delivers nothing for this long (processing time) stops holding
+    /// the watermark back; the watermark follows the slowest active partition. Alerts
+    /// can wait this long for a quiet partition. `0s`: never (replays then give the same
+    /// results whatever the order partitions are read in, but one quiet partition holds
+    /// every alert back).
+    #[serde(with = "humantime_serde")]
+    pub partition_idle_timeout: Duration,
     /// With partitions assigned but no message for this long, the watermark catches up
     /// with the newest event seen, and then moves with the wall clock (so windows age
     /// and silent kiosks are noticed when every feed is quiet). `0s` turns it off.
@@ -198,6 +205,7 @@ impl Default for EvaluationConfig {
     fn default() -> Self {
         EvaluationConfig {
             allowed_lateness: Duration::ZERO,
+            partition_idle_timeout: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(5),
             idle_step: Duration::from_secs(60),
             transition_queue: 10_000,

@@ -23,7 +23,13 @@ use hub_model::schema::Table;
 use hub_model::{Feed, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use std::time::Duration;
+
+use arrow::array::AsArray;
+use arrow::datatypes::Int32Type;
+
 use super::alert_text::{self, Track};
+use super::clock::{Frontier, PartitionClocks};
 use super::config::RuleKind;
 use super::group::{GroupState, Reading};
 use super::rates::RateRow;
@@ -67,7 +73,7 @@ pub struct EngineStats {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct EngineSnapshot {
     pub watermark: Option<Timestamp>,
-    pub max_seen: Option<Timestamp>,
+    pub clocks: PartitionClocks,
     pub rule_names: Vec<String>,
     pub rules: Vec<RuleState>,
     pub pending: BTreeMap<i64, Vec<Observation>>,
@@ -77,8 +83,10 @@ pub struct RuleEngine {
     rules: Vec<CompiledRule>,
     states: Vec<RuleState>,
     lateness: i64,
+    /// Microseconds of silence after which a partition stops holding the clock back.
+    partition_idle: Option<i64>,
     watermark: Option<Timestamp>,
-    max_seen: Option<Timestamp>,
+    clocks: PartitionClocks,
     pending: BTreeMap<i64, Vec<Observation>>,
     timers: BTreeSet<(i64, u16, String)>,
     /// Outputs since the last `take_*`.
@@ -89,7 +97,8 @@ pub struct RuleEngine {
 }
 
 impl RuleEngine {
-    pub fn new(rules: Vec<CompiledRule>, allowed_lateness: std::time::Duration) -> Self {
+    /// `partition_idle`: zero means a partition never stops holding the clock back.
+    pub fn new(rules: Vec<CompiledRule>, allowed_lateness: Duration, partition_idle: Duration) -> Self {
         let n = rules.len();
         RuleEngine {
             states: (0..n)
@@ -99,9 +108,10 @@ impl RuleEngine {
                 })
                 .collect(),
             rules,
-            lateness: i64::try_from(allowed_lateness.as_micros()).unwrap_or(i64::MAX),
+            lateness: micros(allowed_lateness),
+            partition_idle: (!partition_idle.is_zero()).then(|| micros(partition_idle)),
             watermark: None,
-            max_seen: None,
+            clocks: PartitionClocks::default(),
             pending: BTreeMap::new(),
             timers: BTreeSet::new(),
             transitions: Vec::new(),
@@ -124,8 +134,9 @@ impl RuleEngine {
         self.watermark
     }
 
+    /// The newest event time seen.
     pub fn max_seen(&self) -> Option<Timestamp> {
-        self.max_seen
+        self.clocks.newest()
     }
 
     pub fn pending_len(&self) -> usize {
@@ -154,7 +165,7 @@ impl RuleEngine {
     /// A rule whose expression fails on this batch (e.g. a division by zero in an
     /// operator's rule) skips the batch, with an error log and a count: the other rules
     /// and the pipeline go on.
-    pub fn observe(&mut self, table: Table, batch: &RecordBatch) {
+    pub fn observe(&mut self, table: Table, batch: &RecordBatch, wall: Timestamp) {
         let Some(feed) = Feed::ALL.into_iter().find(|f| Table::of_feed(*f) == table) else {
             return;
         };
@@ -172,6 +183,11 @@ impl RuleEngine {
         // Rows in arrival order; a row's observations in rule order.
         obs.sort_by_key(|o| (o.row, o.rule));
         let times = event_times(feed, batch);
+        let topics = batch.column_by_name("topic").expect("feed rows have topic").as_string::<i32>();
+        let partitions = batch
+            .column_by_name("partition")
+            .expect("feed rows have partition")
+            .as_primitive::<Int32Type>();
         let mut obs = obs.into_iter().peekable();
         for (row, time) in times.into_iter().enumerate() {
             let mut late = Vec::new();
@@ -190,18 +206,41 @@ impl RuleEngine {
                 }
                 self.evaluate_all(touched, w);
             }
-            // Every accepted event moves the clock, whether or not a rule reads it.
-            if self.max_seen.is_none_or(|m| time > m) {
-                self.max_seen = Some(time);
-                self.run_until(Timestamp(time.0.saturating_sub(self.lateness)));
-            }
+            // Every accepted event moves its partition's clock, whether or not a rule
+            // reads it.
+            self.clocks.saw(topics.value(row), partitions.value(row), time, wall);
+            self.advance(wall);
         }
+    }
+
+    /// Processing time passed with no rows: idle partitions may release the clock.
+    /// `assigned`: the consumer holds partitions (quiet time counts only then).
+    pub fn tick(&mut self, wall: Timestamp, assigned: bool) {
+        if assigned {
+            self.clocks.start_quiet_clocks(wall);
+            self.advance(wall);
+        } else {
+            self.clocks.pause_quiet_clocks();
+        }
+    }
+
+    /// Moves the watermark as far as the partitions allow: the slowest active
+    /// partition's newest event minus the allowed lateness (strictly before it, so an
+    /// event with the same timestamp still counts as on time), or everything seen when
+    /// every partition is idle.
+    fn advance(&mut self, wall: Timestamp) {
+        let target = match self.clocks.frontier(wall, self.partition_idle) {
+            None => return,
+            Some(Frontier::Active(t)) => Timestamp(t.0.saturating_sub(self.lateness).saturating_sub(1)),
+            Some(Frontier::AllIdle(t)) => t,
+        };
+        self.run_until(target);
     }
 
     /// The input is idle: process everything seen, and move the clock to `wall` when it
     /// is at least `step` ahead. Returns true when the wall clock moved the watermark.
     pub fn idle(&mut self, wall: Timestamp, step: i64) -> bool {
-        if let Some(m) = self.max_seen {
+        if let Some(m) = self.clocks.newest() {
             self.run_until(m);
         }
         match self.watermark {
@@ -546,7 +585,7 @@ impl RuleEngine {
     pub fn snapshot(&self) -> EngineSnapshot {
         EngineSnapshot {
             watermark: self.watermark,
-            max_seen: self.max_seen,
+            clocks: self.clocks.clone(),
             rule_names: self.rules.iter().map(|r| r.name.clone()).collect(),
             rules: self.states.clone(),
             pending: self.pending.clone(),
@@ -557,7 +596,7 @@ impl RuleEngine {
     /// changed, is dropped (with a log line): those rules start empty.
     pub fn restore(&mut self, snap: EngineSnapshot) {
         self.watermark = snap.watermark;
-        self.max_seen = snap.max_seen;
+        self.clocks = snap.clocks;
         let index: HashMap<&str, usize> = self
             .rules
             .iter()
@@ -597,6 +636,10 @@ impl RuleEngine {
             }
         }
     }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 fn throughput_level(rule: &CompiledRule, z: f64, open: Option<Severity>) -> Option<Severity> {

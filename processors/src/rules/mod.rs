@@ -9,6 +9,7 @@
 
 pub mod alert_text;
 pub mod baseline;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod group;

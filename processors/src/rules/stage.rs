@@ -44,7 +44,7 @@ impl RuleStage {
     ) -> Self {
         let n = rules.len();
         RuleStage {
-            engine: RuleEngine::new(rules, eval.allowed_lateness),
+            engine: RuleEngine::new(rules, eval.allowed_lateness, eval.partition_idle_timeout),
             eval,
             rates: Arc::new(RatesView::default()),
             transitions: None,
@@ -78,8 +78,9 @@ impl RuleStage {
     ) -> Result<Vec<AlertTransition>, ProcessorError> {
         for (table, batch) in rows {
             self.count_outside_windows(*table, batch);
-            self.engine.observe(*table, batch);
+            self.engine.observe(*table, batch, tick.wall);
         }
+        self.engine.tick(tick.wall, tick.quiet_for.is_some());
         let idle = tick.quiet_for.is_some_and(|q| q >= self.eval.idle_timeout);
         if idle && !self.eval.idle_timeout.is_zero() {
             let step = i64::try_from(self.eval.idle_step.as_micros()).unwrap_or(i64::MAX);
