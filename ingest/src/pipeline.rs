@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use arrow::record_batch::RecordBatch;
 use hub_model::batch::TableBuilder;
 use hub_model::schema::Table;
-use hub_model::{DeadLetter, KafkaMeta, StatefulStage, Tick, Timestamp, Validator};
+use hub_model::{
+    DeadLetter, KafkaMeta, PartitionBacklog, StatefulStage, Tick, Timestamp, Validator,
+};
 use prometheus::Registry;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
@@ -269,16 +271,32 @@ impl Pipeline {
 
     /// No input for a while: the stages' clocks may move (windows age, silences show).
     fn tick(&mut self) -> Result<(), IngestError> {
-        let assigned = !self.progress.lags().is_empty();
-        let tick = Tick {
-            wall: Timestamp::now(),
-            quiet_for: assigned.then(|| self.last_message.elapsed()),
-        };
-        self.run_stages(&[], tick)
+        let tick = self.make_tick(Timestamp::now(), Some(self.last_message.elapsed()));
+        self.run_stages(&[], &tick)
+    }
+
+    /// The stages' view of time and partitions; `quiet_for` counts only while
+    /// partitions are assigned.
+    fn make_tick(&self, wall: Timestamp, quiet_for: Option<Duration>) -> Tick {
+        let partitions: Vec<PartitionBacklog> = self
+            .progress
+            .lags()
+            .into_iter()
+            .map(|l| PartitionBacklog {
+                backlog: l.lag(),
+                topic: l.topic,
+                partition: l.partition,
+            })
+            .collect();
+        Tick {
+            wall,
+            quiet_for: quiet_for.filter(|_| !partitions.is_empty()),
+            partitions: Some(partitions.into()),
+        }
     }
 
     /// Gives the stages the accepted rows of a micro-batch; appends what they return.
-    fn run_stages(&mut self, rows: &[(Table, RecordBatch)], tick: Tick) -> Result<(), IngestError> {
+    fn run_stages(&mut self, rows: &[(Table, RecordBatch)], tick: &Tick) -> Result<(), IngestError> {
         for stage in &mut self.stages {
             for out in stage.on_rows(rows, tick)? {
                 if out.batch.num_rows() > 0 {
@@ -373,11 +391,8 @@ impl Pipeline {
             .filter(|(t, _, _)| *t != Table::DeadLetters)
             .map(|(t, _, b)| (*t, b.clone()))
             .collect();
-        let tick = Tick {
-            wall: now,
-            quiet_for: Some(Duration::ZERO),
-        };
-        self.run_stages(&feed_rows, tick)?;
+        let tick = self.make_tick(now, Some(Duration::ZERO));
+        self.run_stages(&feed_rows, &tick)?;
         for (table, day, batch) in rows {
             self.tables.append(table, day, batch);
         }

@@ -27,5 +27,5 @@ pub use error::ModelError;
 pub use event::{Event, Validator};
 pub use feed::Feed;
 pub use rejection::{ReasonClass, Rejection};
-pub use stage::{KafkaMeta, StageRows, StatefulStage, Tick};
+pub use stage::{KafkaMeta, PartitionBacklog, StageRows, StatefulStage, Tick};
 pub use time::Timestamp;

@@ -25,13 +25,24 @@ pub struct KafkaMeta<'a> {
 }
 
 /// What the pipeline tells a stage with each micro-batch (and on idle ticks).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Tick {
     /// Processing time now.
     pub wall: Timestamp,
     /// How long no message has arrived (zero with a batch); `None` while no partition
     /// is assigned (waiting for the group is not a quiet input).
     pub quiet_for: Option<std::time::Duration>,
+    /// The assigned partitions and their backlog, when the pipeline knows them.
+    pub partitions: Option<std::sync::Arc<[PartitionBacklog]>>,
+}
+
+/// One assigned partition and how many messages it still has to deliver (`None`:
+/// unknown until the broker reports its high watermark).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionBacklog {
+    pub topic: String,
+    pub partition: i32,
+    pub backlog: Option<i64>,
 }
 
 /// Rows a stage adds to one of the hub's tables (e.g. `alerts`): archived and
@@ -57,7 +68,7 @@ pub trait StatefulStage: Send {
     fn on_rows(
         &mut self,
         _rows: &[(Table, RecordBatch)],
-        _tick: Tick,
+        _tick: &Tick,
     ) -> Result<Vec<StageRows>, ModelError> {
         Ok(Vec::new())
     }

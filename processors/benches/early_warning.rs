@@ -62,10 +62,10 @@ fn run(tests: &[Test]) -> Vec<hub_model::AlertTransition> {
             b.append_event(&event, &meta);
         }
         let rows = vec![(Table::KioskResults, b.finish().unwrap())];
-        out.extend(stage.process(&rows, Tick { wall: now, quiet_for: Some(Duration::ZERO) }).unwrap());
+        out.extend(stage.process(&rows, &Tick { wall: now, quiet_for: Some(Duration::ZERO), partitions: None }).unwrap());
     }
-    let end = Tick { wall: Timestamp(now.0 + 3_600_000_000), quiet_for: Some(Duration::from_secs(1)) };
-    out.extend(stage.process(&[], end).unwrap());
+    let end = Tick { wall: Timestamp(now.0 + 3_600_000_000), quiet_for: Some(Duration::from_secs(1)), partitions: None };
+    out.extend(stage.process(&[], &end).unwrap());
     out
 }
 

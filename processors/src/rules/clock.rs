@@ -3,23 +3,40 @@
 //! The watermark follows the *slowest* active partition (as Flink does), not the newest
 //! event seen: when the hub catches up after a restart and one partition's backlog is
 //! read before another's, the fast partition cannot push the clock past events the slow
-//! one has yet to deliver. A partition that has delivered nothing for the idle timeout
-//! (processing time, while partitions are assigned) stops holding the clock back; when
-//! every partition is idle the clock may move to the newest event seen.
+//! one has yet to deliver. An assigned partition that has not delivered anything yet
+//! holds the clock while it has a backlog (or its backlog is not known yet). A
+//! partition that has delivered nothing for the idle timeout (processing time, while
+//! partitions are assigned) stops holding the clock back; so does one no longer
+//! assigned. When no partition holds it, the clock may move to the newest event seen.
 
 use std::collections::BTreeMap;
 
-use hub_model::Timestamp;
+use hub_model::{PartitionBacklog, Timestamp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct PartitionClock {
-    /// The newest event time this partition has delivered.
-    max: Timestamp,
+    /// The newest event time this partition has delivered (`None`: nothing yet).
+    max: Option<Timestamp>,
     /// When it last delivered a row (processing time); `None` until the quiet clock
     /// starts (after a restart, or while no partition is assigned).
     #[serde(skip)]
     last_row: Option<i64>,
+    /// Assignment as the pipeline last reported it (`Unknown` when it does not report
+    /// one, as in tests that drive the stage directly, and after a restart).
+    #[serde(skip)]
+    assignment: Assignment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Assignment {
+    #[default]
+    Unknown,
+    /// Assigned, with messages still to deliver (or a backlog not known yet).
+    Backlog,
+    /// Assigned and caught up.
+    CaughtUp,
+    Revoked,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -41,15 +58,43 @@ impl PartitionClocks {
     pub fn saw(&mut self, topic: &str, partition: i32, time: Timestamp, wall: Timestamp) {
         match self.partitions.get_mut(&(topic.to_string(), partition)) {
             Some(p) => {
-                p.max = p.max.max(time);
+                p.max = Some(p.max.map_or(time, |m| m.max(time)));
                 p.last_row = Some(wall.0);
             }
             None => {
                 self.partitions.insert(
                     (topic.to_string(), partition),
-                    PartitionClock { max: time, last_row: Some(wall.0) },
+                    PartitionClock {
+                        max: Some(time),
+                        last_row: Some(wall.0),
+                        assignment: Assignment::Unknown,
+                    },
                 );
             }
+        }
+    }
+
+    /// The consumer's assignment: partitions not in it stop holding the clock; newly
+    /// assigned ones hold it until they deliver, go quiet, or are known to be caught up.
+    pub fn assigned(&mut self, partitions: &[PartitionBacklog], wall: Timestamp) {
+        for p in self.partitions.values_mut() {
+            p.assignment = Assignment::Revoked;
+        }
+        for b in partitions {
+            let state = if b.backlog.is_some_and(|l| l <= 0) {
+                Assignment::CaughtUp
+            } else {
+                Assignment::Backlog
+            };
+            let p = self
+                .partitions
+                .entry((b.topic.clone(), b.partition))
+                .or_insert(PartitionClock {
+                    max: None,
+                    last_row: Some(wall.0),
+                    assignment: state,
+                });
+            p.assignment = state;
         }
     }
 
@@ -70,22 +115,29 @@ impl PartitionClocks {
 
     /// The newest event time seen on any partition.
     pub fn newest(&self) -> Option<Timestamp> {
-        self.partitions.values().map(|p| p.max).max()
+        self.partitions.values().filter_map(|p| p.max).max()
     }
 
     /// `idle_after`: microseconds of silence after which a partition stops holding the
-    /// clock back (`None`: never).
+    /// clock back (`None`: never). `None` when nothing has been seen, or a partition
+    /// that has yet to deliver its backlog holds the clock where it is.
     pub fn frontier(&self, wall: Timestamp, idle_after: Option<i64>) -> Option<Frontier> {
         let newest = self.newest()?;
-        let active = self
-            .partitions
-            .values()
-            .filter(|p| match (idle_after, p.last_row) {
-                (Some(idle), Some(last)) => wall.0 - last < idle,
-                _ => true,
-            })
-            .map(|p| p.max)
-            .min();
+        let mut active: Option<Timestamp> = None;
+        for p in self.partitions.values() {
+            let quiet = match (idle_after, p.last_row) {
+                (Some(idle), Some(last)) => wall.0 - last >= idle,
+                _ => false,
+            };
+            if quiet || p.assignment == Assignment::Revoked {
+                continue;
+            }
+            match p.max {
+                Some(m) => active = Some(active.map_or(m, |a| a.min(m))),
+                None if p.assignment == Assignment::CaughtUp => {}
+                None => return None,
+            }
+        }
         Some(match active {
             Some(t) => Frontier::Active(t),
             None => Frontier::AllIdle(newest),
@@ -124,6 +176,25 @@ mod tests {
         c.start_quiet_clocks(Timestamp(60 * S));
         assert_eq!(c.frontier(Timestamp(60 * S), Some(S)), Some(Frontier::Active(Timestamp(40 * S))));
         assert_eq!(c.frontier(Timestamp(62 * S), Some(S)), Some(Frontier::AllIdle(Timestamp(100 * S))));
+    }
+
+    fn backlog(topic: &str, partition: i32, backlog: Option<i64>) -> PartitionBacklog {
+        PartitionBacklog { topic: topic.into(), partition, backlog }
+    }
+
+    #[test]
+    fn an_assigned_partition_with_a_backlog_holds_the_clock_until_it_delivers() {
+        let mut c = PartitionClocks::default();
+        c.assigned(&[backlog("k", 0, Some(100)), backlog("x", 0, None), backlog("s", 0, Some(0))], Timestamp(0));
+        c.saw("k", 0, Timestamp(100 * S), Timestamp(0));
+        // x has not delivered and its backlog is unknown: the clock waits for it.
+        assert_eq!(c.frontier(Timestamp(0), None), None);
+        c.saw("x", 0, Timestamp(30 * S), Timestamp(0));
+        // s is caught up and empty: it does not hold anything.
+        assert_eq!(c.frontier(Timestamp(0), None), Some(Frontier::Active(Timestamp(30 * S))));
+        // x revoked (another instance owns it now): it no longer holds the clock.
+        c.assigned(&[backlog("k", 0, Some(0))], Timestamp(0));
+        assert_eq!(c.frontier(Timestamp(0), None), Some(Frontier::Active(Timestamp(100 * S))));
     }
 
     #[test]

@@ -213,6 +213,11 @@ impl RuleEngine {
         }
     }
 
+    /// The consumer's current assignment and backlog (see [`PartitionClocks::assigned`]).
+    pub fn assigned(&mut self, partitions: &[hub_model::PartitionBacklog], wall: Timestamp) {
+        self.clocks.assigned(partitions, wall);
+    }
+
     /// Processing time passed with no rows: idle partitions may release the clock.
     /// `assigned`: the consumer holds partitions (quiet time counts only then).
     pub fn tick(&mut self, wall: Timestamp, assigned: bool) {

@@ -74,8 +74,11 @@ impl RuleStage {
     pub fn process(
         &mut self,
         rows: &[(Table, RecordBatch)],
-        tick: Tick,
+        tick: &Tick,
     ) -> Result<Vec<AlertTransition>, ProcessorError> {
+        if let Some(parts) = &tick.partitions {
+            self.engine.assigned(parts, tick.wall);
+        }
         for (table, batch) in rows {
             self.count_outside_windows(*table, batch);
             self.engine.observe(*table, batch, tick.wall);
@@ -238,7 +241,7 @@ impl StatefulStage for RuleStage {
     fn on_rows(
         &mut self,
         rows: &[(Table, RecordBatch)],
-        tick: Tick,
+        tick: &Tick,
     ) -> Result<Vec<StageRows>, ModelError> {
         let transitions = self.process(rows, tick)?;
         Ok(alert_rows(&transitions)?)
