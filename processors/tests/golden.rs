@@ -119,13 +119,18 @@ fn batch_tick() -> Tick {
 
 /// End of input: the partitions go quiet and everything seen is processed (the idle
 /// clock's wall-time jump is not reached: `quiet_for` stays below its timeout).
+/// Two ticks: after a restore the partitions' quiet clocks start at the first one.
 fn flush(stage: &mut RuleStage) -> Vec<AlertTransition> {
-    let tick = Tick {
-        wall: Timestamp(WALL + 7_200_000_000),
-        quiet_for: Some(Duration::from_secs(1)),
-        partitions: None,
-    };
-    stage.process(&[], &tick).unwrap()
+    let mut out = Vec::new();
+    for hours in [1, 2] {
+        let tick = Tick {
+            wall: Timestamp(WALL + hours * 3_600_000_000),
+            quiet_for: Some(Duration::from_secs(1)),
+            partitions: None,
+        };
+        out.extend(stage.process(&[], &tick).unwrap());
+    }
+    out
 }
 
 struct Run {
