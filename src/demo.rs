@@ -143,10 +143,22 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     Ok(())
 }
 
-/// Prints each alert transition as it happens: what, where, who must act.
+/// Prints alert transitions as they happen: what, where, who must act. Warnings whose
+/// interval still straddles the bar (statistically unclear) are counted, not printed,
+/// so the console shows the incidents rather than the noise of small samples.
 async fn print_transitions(mut rx: tokio::sync::mpsc::Receiver<hub_model::AlertTransition>) {
+    let mut shown = std::collections::HashSet::new();
     while let Some(t) = rx.recv().await {
         let a = &t.alert;
+        let notable = a.severity != hub_model::Severity::Warning || a.clear_breach;
+        if !(notable || shown.contains(&a.alert_id)) {
+            continue;
+        }
+        if t.kind == hub_model::TransitionKind::Resolved {
+            shown.remove(&a.alert_id);
+        } else {
+            shown.insert(a.alert_id.clone());
+        }
         println!(
             "  ALERT {:<16} {:<13} {} → {}: {}",
             t.kind.as_str(),

@@ -1,5 +1,5 @@
-//! The README's first command: `safety-hub demo` shows ingest and dead letters within
-//! 30 s with nothing else running (embedded broker, simulator, pipeline, HTTP).
+//! The README's first command: `safety-hub demo` shows ingest, dead letters and alerts
+//! within 30 s with nothing else running (embedded broker, simulator, pipeline, HTTP).
 
 mod common;
 
@@ -50,5 +50,15 @@ fn demo_shows_ingest_and_dead_letters_within_30_seconds() {
     }
     let reasons = last.split("dead letters by reason:").nth(1).unwrap();
     assert!(reasons.matches(',').count() >= 2, "{last}");
+    // Alerts: printed as they fire, and counted in the status line.
+    assert!(
+        stdout.contains("  ALERT firing"),
+        "no alert printed:\n{stdout}"
+    );
+    let firing = last.split("alerts firing:").nth(1).unwrap_or("");
+    assert!(
+        firing.contains("critical") || firing.contains("warning"),
+        "{last}"
+    );
     assert!(stdout.contains("safety-hub demo: stopped"));
 }

@@ -296,7 +296,11 @@ impl Pipeline {
     }
 
     /// Gives the stages the accepted rows of a micro-batch; appends what they return.
-    fn run_stages(&mut self, rows: &[(Table, RecordBatch)], tick: &Tick) -> Result<(), IngestError> {
+    fn run_stages(
+        &mut self,
+        rows: &[(Table, RecordBatch)],
+        tick: &Tick,
+    ) -> Result<(), IngestError> {
         for stage in &mut self.stages {
             for out in stage.on_rows(rows, tick)? {
                 if out.batch.num_rows() > 0 {

@@ -31,7 +31,10 @@ const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
 
 fn stage() -> RuleStage {
     let mut specs = BTreeMap::new();
-    specs.insert("kiosk_pass_rate".to_string(), default_rules()["kiosk_pass_rate"].clone());
+    specs.insert(
+        "kiosk_pass_rate".to_string(),
+        default_rules()["kiosk_pass_rate"].clone(),
+    );
     let rules = CompiledRule::compile_all(&specs).unwrap();
     RuleStage::new(rules, EvaluationConfig::default(), None)
 }
@@ -44,7 +47,10 @@ struct Test {
 
 /// Feeds the tests (sorted by time) through the stage; returns the transitions.
 fn run(tests: &[Test]) -> Vec<hub_model::AlertTransition> {
-    let validator = Validator { max_message_bytes: 1 << 20, max_future: Duration::from_secs(600) };
+    let validator = Validator {
+        max_message_bytes: 1 << 20,
+        max_future: Duration::from_secs(600),
+    };
     let now = Timestamp(T0 + 400 * DAY);
     let mut stage = stage();
     let mut out = Vec::new();
@@ -58,13 +64,34 @@ fn run(tests: &[Test]) -> Vec<hub_model::AlertTransition> {
                 r = if t.pass { "pass" } else { "fail" },
             );
             let event = validator.decode(Feed::Kiosk, json.as_bytes(), now).unwrap();
-            let meta = KafkaMeta { topic: "kiosk.results", partition: 0, offset: 0, kafka_timestamp: None, ingested_at: now };
+            let meta = KafkaMeta {
+                topic: "kiosk.results",
+                partition: 0,
+                offset: 0,
+                kafka_timestamp: None,
+                ingested_at: now,
+            };
             b.append_event(&event, &meta);
         }
         let rows = vec![(Table::KioskResults, b.finish().unwrap())];
-        out.extend(stage.process(&rows, &Tick { wall: now, quiet_for: Some(Duration::ZERO), partitions: None }).unwrap());
+        out.extend(
+            stage
+                .process(
+                    &rows,
+                    &Tick {
+                        wall: now,
+                        quiet_for: Some(Duration::ZERO),
+                        partitions: None,
+                    },
+                )
+                .unwrap(),
+        );
     }
-    let end = Tick { wall: Timestamp(now.0 + 3_600_000_000), quiet_for: Some(Duration::from_secs(1)), partitions: None };
+    let end = Tick {
+        wall: Timestamp(now.0 + 3_600_000_000),
+        quiet_for: Some(Duration::from_secs(1)),
+        partitions: None,
+    };
     out.extend(stage.process(&[], &end).unwrap());
     out
 }
@@ -84,18 +111,37 @@ fn decline_trial(seed: u64, volume: f64) -> Result<f64, &'static str> {
     let tests: Vec<Test> = times(&mut rng, volume, T0, end)
         .into_iter()
         .map(|at| {
-            let p = if at < start { 0.98 } else { (0.98 - 0.18 * (at - start) as f64 / (72 * HOUR) as f64).max(0.80) };
-            Test { at, market: 1, pass: rng.random_bool(p) }
+            let p = if at < start {
+                0.98
+            } else {
+                (0.98 - 0.18 * (at - start) as f64 / (72 * HOUR) as f64).max(0.80)
+            };
+            Test {
+                at,
+                market: 1,
+                pass: rng.random_bool(p),
+            }
         })
         .collect();
     let transitions = run(&tests);
     let ew = transitions
         .iter()
-        .find(|t| t.kind == TransitionKind::Firing && t.alert.severity == Severity::EarlyWarning && t.at.0 >= start - DAY)
+        .find(|t| {
+            t.kind == TransitionKind::Firing
+                && t.alert.severity == Severity::EarlyWarning
+                && t.at.0 >= start - DAY
+        })
         .map(|t| t.at.0);
     let crit = transitions
         .iter()
-        .find(|t| t.alert.severity == Severity::Critical && matches!(t.kind, TransitionKind::Firing | TransitionKind::SeverityChanged) && t.at.0 >= start)
+        .find(|t| {
+            t.alert.severity == Severity::Critical
+                && matches!(
+                    t.kind,
+                    TransitionKind::Firing | TransitionKind::SeverityChanged
+                )
+                && t.at.0 >= start
+        })
         .map(|t| t.at.0);
     match (ew, crit) {
         (Some(e), Some(c)) => Ok((c - e) as f64 / HOUR as f64),
@@ -112,13 +158,21 @@ fn stable(seed: u64, volume: f64, groups: usize) -> (usize, f64) {
     let mut tests: Vec<Test> = Vec::new();
     for m in 0..groups {
         for at in times(&mut rng, volume, T0, end) {
-            tests.push(Test { at, market: m, pass: rng.random_bool(0.96) });
+            tests.push(Test {
+                at,
+                market: m,
+                pass: rng.random_bool(0.96),
+            });
         }
     }
     tests.sort_by_key(|t| t.at);
     let alarms = run(&tests)
         .iter()
-        .filter(|t| t.kind == TransitionKind::Firing && t.alert.severity == Severity::EarlyWarning && t.at.0 >= measured_from)
+        .filter(|t| {
+            t.kind == TransitionKind::Firing
+                && t.alert.severity == Severity::EarlyWarning
+                && t.at.0 >= measured_from
+        })
         .count();
     let group_weeks = groups as f64 * 30.0 / 7.0;
     (alarms, alarms as f64 / group_weeks * 100.0)
@@ -133,10 +187,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let volumes: Vec<f64> = args
-        .first()
-        .map_or(vec![48.0, 96.0, 144.0], |v| v.split(',').map(|x| x.parse().unwrap()).collect());
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let volumes: Vec<f64> = args.first().map_or(vec![48.0, 96.0, 144.0], |v| {
+        v.split(',').map(|x| x.parse().unwrap()).collect()
+    });
     let trials: u64 = args.get(1).map_or(100, |t| t.parse().unwrap());
     println!("early warning: kiosk_pass_rate (24 h window, bars 95 % / 85 %), CUSUM h = {}, memory = {} tests",
         default_rules()["kiosk_pass_rate"].early_warning_limit, default_rules()["kiosk_pass_rate"].early_warning_memory);

@@ -156,14 +156,26 @@ mod tests {
         let mut c = PartitionClocks::default();
         c.saw("k", 0, Timestamp(100 * S), Timestamp(0));
         c.saw("k", 1, Timestamp(40 * S), Timestamp(0));
-        assert_eq!(c.frontier(Timestamp(S / 10), Some(S)), Some(Frontier::Active(Timestamp(40 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(S / 10), Some(S)),
+            Some(Frontier::Active(Timestamp(40 * S)))
+        );
         // Partition 1 stays quiet for the idle timeout: it no longer holds the clock.
         c.saw("k", 0, Timestamp(120 * S), Timestamp(2 * S));
-        assert_eq!(c.frontier(Timestamp(2 * S), Some(S)), Some(Frontier::Active(Timestamp(120 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(2 * S), Some(S)),
+            Some(Frontier::Active(Timestamp(120 * S)))
+        );
         // Without idleness it would hold it for ever.
-        assert_eq!(c.frontier(Timestamp(2 * S), None), Some(Frontier::Active(Timestamp(40 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(2 * S), None),
+            Some(Frontier::Active(Timestamp(40 * S)))
+        );
         // Everything quiet: all seen may go.
-        assert_eq!(c.frontier(Timestamp(10 * S), Some(S)), Some(Frontier::AllIdle(Timestamp(120 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(10 * S), Some(S)),
+            Some(Frontier::AllIdle(Timestamp(120 * S)))
+        );
     }
 
     #[test]
@@ -172,36 +184,66 @@ mod tests {
         c.saw("k", 0, Timestamp(100 * S), Timestamp(0));
         c.saw("k", 1, Timestamp(40 * S), Timestamp(0));
         c.pause_quiet_clocks();
-        assert_eq!(c.frontier(Timestamp(60 * S), Some(S)), Some(Frontier::Active(Timestamp(40 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(60 * S), Some(S)),
+            Some(Frontier::Active(Timestamp(40 * S)))
+        );
         c.start_quiet_clocks(Timestamp(60 * S));
-        assert_eq!(c.frontier(Timestamp(60 * S), Some(S)), Some(Frontier::Active(Timestamp(40 * S))));
-        assert_eq!(c.frontier(Timestamp(62 * S), Some(S)), Some(Frontier::AllIdle(Timestamp(100 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(60 * S), Some(S)),
+            Some(Frontier::Active(Timestamp(40 * S)))
+        );
+        assert_eq!(
+            c.frontier(Timestamp(62 * S), Some(S)),
+            Some(Frontier::AllIdle(Timestamp(100 * S)))
+        );
     }
 
     fn backlog(topic: &str, partition: i32, backlog: Option<i64>) -> PartitionBacklog {
-        PartitionBacklog { topic: topic.into(), partition, backlog }
+        PartitionBacklog {
+            topic: topic.into(),
+            partition,
+            backlog,
+        }
     }
 
     #[test]
     fn an_assigned_partition_with_a_backlog_holds_the_clock_until_it_delivers() {
         let mut c = PartitionClocks::default();
-        c.assigned(&[backlog("k", 0, Some(100)), backlog("x", 0, None), backlog("s", 0, Some(0))], Timestamp(0));
+        c.assigned(
+            &[
+                backlog("k", 0, Some(100)),
+                backlog("x", 0, None),
+                backlog("s", 0, Some(0)),
+            ],
+            Timestamp(0),
+        );
         c.saw("k", 0, Timestamp(100 * S), Timestamp(0));
         // x has not delivered and its backlog is unknown: the clock waits for it.
         assert_eq!(c.frontier(Timestamp(0), None), None);
         c.saw("x", 0, Timestamp(30 * S), Timestamp(0));
         // s is caught up and empty: it does not hold anything.
-        assert_eq!(c.frontier(Timestamp(0), None), Some(Frontier::Active(Timestamp(30 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(0), None),
+            Some(Frontier::Active(Timestamp(30 * S)))
+        );
         // x revoked (another instance owns it now): it no longer holds the clock.
         c.assigned(&[backlog("k", 0, Some(0))], Timestamp(0));
-        assert_eq!(c.frontier(Timestamp(0), None), Some(Frontier::Active(Timestamp(100 * S))));
+        assert_eq!(
+            c.frontier(Timestamp(0), None),
+            Some(Frontier::Active(Timestamp(100 * S)))
+        );
     }
 
     #[test]
     fn a_restored_clock_starts_with_every_partition_active() {
         let mut c = PartitionClocks::default();
         c.saw("k", 0, Timestamp(100 * S), Timestamp(0));
-        let restored: PartitionClocks = postcard::from_bytes(&postcard::to_allocvec(&c).unwrap()).unwrap();
-        assert_eq!(restored.frontier(Timestamp(1_000 * S), Some(S)), Some(Frontier::Active(Timestamp(100 * S))));
+        let restored: PartitionClocks =
+            postcard::from_bytes(&postcard::to_allocvec(&c).unwrap()).unwrap();
+        assert_eq!(
+            restored.frontier(Timestamp(1_000 * S), Some(S)),
+            Some(Frontier::Active(Timestamp(100 * S)))
+        );
     }
 }

@@ -98,7 +98,11 @@ pub struct RuleEngine {
 
 impl RuleEngine {
     /// `partition_idle`: zero means a partition never stops holding the clock back.
-    pub fn new(rules: Vec<CompiledRule>, allowed_lateness: Duration, partition_idle: Duration) -> Self {
+    pub fn new(
+        rules: Vec<CompiledRule>,
+        allowed_lateness: Duration,
+        partition_idle: Duration,
+    ) -> Self {
         let n = rules.len();
         RuleEngine {
             states: (0..n)
@@ -183,7 +187,10 @@ impl RuleEngine {
         // Rows in arrival order; a row's observations in rule order.
         obs.sort_by_key(|o| (o.row, o.rule));
         let times = event_times(feed, batch);
-        let topics = batch.column_by_name("topic").expect("feed rows have topic").as_string::<i32>();
+        let topics = batch
+            .column_by_name("topic")
+            .expect("feed rows have topic")
+            .as_string::<i32>();
         let partitions = batch
             .column_by_name("partition")
             .expect("feed rows have partition")
@@ -208,7 +215,8 @@ impl RuleEngine {
             }
             // Every accepted event moves its partition's clock, whether or not a rule
             // reads it.
-            self.clocks.saw(topics.value(row), partitions.value(row), time, wall);
+            self.clocks
+                .saw(topics.value(row), partitions.value(row), time, wall);
             self.advance(wall);
         }
     }
@@ -236,7 +244,9 @@ impl RuleEngine {
     fn advance(&mut self, wall: Timestamp) {
         let target = match self.clocks.frontier(wall, self.partition_idle) {
             None => return,
-            Some(Frontier::Active(t)) => Timestamp(t.0.saturating_sub(self.lateness).saturating_sub(1)),
+            Some(Frontier::Active(t)) => {
+                Timestamp(t.0.saturating_sub(self.lateness).saturating_sub(1))
+            }
             Some(Frontier::AllIdle(t)) => t,
         };
         self.run_until(target);

@@ -199,6 +199,8 @@ impl RuleStage {
             e.0 += r.numerator;
             e.1 += r.samples;
         });
+        // Groups whose windows emptied drop out rather than keep a stale value.
+        m.rule_value.reset();
         for ((rule, region), (num, den)) in pooled {
             if den > 0.0 {
                 m.rule_value
