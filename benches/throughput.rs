@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use hub_ingest::{Ingest, IngestConfig, KafkaConfig, StorageConfig};
+use hub_processors::rules::config::{default_rules, EvaluationConfig};
+use hub_processors::rules::rule::CompiledRule;
+use hub_processors::rules::stage::RuleStage;
+use hub_processors::DeclarationLedger;
 use hub_simulator::{history, SimConfig};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -48,7 +52,9 @@ async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
     started.elapsed()
 }
 
-async fn hub_drain(bootstrap: &str, group: &str) -> Duration {
+/// The hub's ingest; with `rules`, also the stages `safety-hub run` has (the export
+/// ledger and every built-in rule).
+async fn hub_drain(bootstrap: &str, group: &str, rules: bool) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let mut kafka = KafkaConfig {
         brokers: bootstrap.into(),
@@ -67,8 +73,21 @@ async fn hub_drain(bootstrap: &str, group: &str) -> Duration {
     let cancel = CancellationToken::new();
     let registry = prometheus::Registry::new();
     let started = Instant::now();
+    let mut stages: Vec<Box<dyn hub_model::StatefulStage>> = Vec::new();
+    if rules {
+        let compiled = CompiledRule::compile_all(&default_rules()).unwrap();
+        stages.push(Box::new(DeclarationLedger::new(
+            IngestConfig::default().declaration_retention,
+            None,
+        )));
+        stages.push(Box::new(RuleStage::new(
+            compiled,
+            EvaluationConfig::default(),
+            None,
+        )));
+    }
     let handle = ingest
-        .start(Vec::new(), &registry, cancel.clone())
+        .start(stages, &registry, cancel.clone())
         .await
         .unwrap();
     loop {
@@ -170,8 +189,13 @@ async fn main() {
     let rate = |d: Duration| N as f64 / d.as_secs_f64();
     let bare1 = bare_drain(&bootstrap, "bench-bare-1").await;
     println!("bare rdkafka consumer   {:>10.0} messages/s", rate(bare1));
-    let hub = hub_drain(&bootstrap, "bench-hub").await;
+    let hub = hub_drain(&bootstrap, "bench-hub", false).await;
     println!("hub ingest              {:>10.0} messages/s", rate(hub));
+    let hub_rules = hub_drain(&bootstrap, "bench-hub-rules", true).await;
+    println!(
+        "hub ingest + rules      {:>10.0} messages/s",
+        rate(hub_rules)
+    );
     let bare2 = bare_drain(&bootstrap, "bench-bare-2").await;
     println!(
         "bare rdkafka consumer   {:>10.0} messages/s (again)",
@@ -179,6 +203,10 @@ async fn main() {
     );
     let best_bare = rate(bare1.min(bare2));
     println!("ratio hub / best bare   {:>10.2}", rate(hub) / best_bare);
+    println!(
+        "ratio hub+rules / bare  {:>10.2}",
+        rate(hub_rules) / best_bare
+    );
     let _ = broker.kill();
     let _ = broker.wait();
 }

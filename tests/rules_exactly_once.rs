@@ -152,10 +152,7 @@ async fn duplicates_reordering_and_kill_9_give_the_clean_runs_rates_and_alerts()
     }
     let events = events();
     let n = events.len() as i64;
-    let count_sql = format!(
-        "SELECT (SELECT count(DISTINCT event_id) FROM kiosk_results) + (SELECT count(DISTINCT event_id) FROM slaughter_reports) \
-         + (SELECT count(DISTINCT event_id) FROM export_declarations)"
-    );
+    let count_sql = format!("SELECT {}", count_sql_inner());
     let t = Duration::from_secs(120);
 
     // The clean run: every event once, in event-time order.

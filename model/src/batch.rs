@@ -370,7 +370,7 @@ pub enum TableBuilder {
     Slaughter(SlaughterBuilder),
     Export(ExportBuilder),
     DeadLetters(DeadLetterBuilder),
-    Alerts(AlertBuilder),
+    Alerts(Box<AlertBuilder>),
 }
 
 impl TableBuilder {
@@ -380,7 +380,7 @@ impl TableBuilder {
             Table::SlaughterReports => TableBuilder::Slaughter(SlaughterBuilder::new()),
             Table::ExportDeclarations => TableBuilder::Export(ExportBuilder::new()),
             Table::DeadLetters => TableBuilder::DeadLetters(DeadLetterBuilder::new()),
-            Table::Alerts => TableBuilder::Alerts(AlertBuilder::new()),
+            Table::Alerts => TableBuilder::Alerts(Box::default()),
         }
     }
 

@@ -29,12 +29,22 @@ const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
 
+/// The rule under test; `EW_LIMIT` / `EW_MEMORY` override its CUSUM parameters (for
+/// calibration runs).
+fn rule() -> hub_processors::rules::config::RuleSpec {
+    let mut spec = default_rules()["kiosk_pass_rate"].clone();
+    if let Some(h) = std::env::var("EW_LIMIT").ok().and_then(|v| v.parse().ok()) {
+        spec.early_warning_limit = h;
+    }
+    if let Some(m) = std::env::var("EW_MEMORY").ok().and_then(|v| v.parse().ok()) {
+        spec.early_warning_memory = m;
+    }
+    spec
+}
+
 fn stage() -> RuleStage {
     let mut specs = BTreeMap::new();
-    specs.insert(
-        "kiosk_pass_rate".to_string(),
-        default_rules()["kiosk_pass_rate"].clone(),
-    );
+    specs.insert("kiosk_pass_rate".to_string(), rule());
     let rules = CompiledRule::compile_all(&specs).unwrap();
     RuleStage::new(rules, EvaluationConfig::default(), None)
 }
@@ -195,8 +205,11 @@ fn main() {
         v.split(',').map(|x| x.parse().unwrap()).collect()
     });
     let trials: u64 = args.get(1).map_or(100, |t| t.parse().unwrap());
-    println!("early warning: kiosk_pass_rate (24 h window, bars 95 % / 85 %), CUSUM h = {}, memory = {} tests",
-        default_rules()["kiosk_pass_rate"].early_warning_limit, default_rules()["kiosk_pass_rate"].early_warning_memory);
+    println!(
+        "early warning: kiosk_pass_rate (24 h window, bars 95 % / 85 %), CUSUM h = {}, memory = {} tests",
+        rule().early_warning_limit,
+        rule().early_warning_memory
+    );
     println!("| tests/day | decline trials | lead median (h) | lead 5th pct (h) | lead min (h) | trials with lead ≥ 12 h | missed | stable: early warnings / 100 group-weeks (alarms, 100 groups × 30 d) |");
     println!("|---|---|---|---|---|---|---|---|");
     for volume in volumes {

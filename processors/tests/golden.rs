@@ -430,8 +430,7 @@ fn hold_keeps_short_dips_pending_and_too_old_events_change_nothing() {
     let pending = r
         .transitions
         .iter()
-        .filter(|t| t.kind == TransitionKind::Pending)
-        .last()
+        .rfind(|t| t.kind == TransitionKind::Pending)
         .unwrap();
     assert!(
         firing.at.0 - pending.at.0 >= 3_600_000_000,

@@ -95,10 +95,11 @@ fn summary(
     group_key: &str,
     g: &GroupState,
     reading: &Reading,
-    severity: Severity,
+    step: &Step,
     threshold: f64,
-    resolved: bool,
 ) -> String {
+    let severity = step.alert.severity;
+    let resolved = step.kind == TransitionKind::Resolved;
     let who = who(group_key, &g.region);
     let metric = rule.metric.replace('_', " ");
     match (rule.kind, track) {
@@ -271,16 +272,7 @@ pub fn transition(
         fired_at: open.fired_at,
         resolved_at: resolved.then_some(at),
         agency: rule.agency.clone(),
-        summary: summary(
-            rule,
-            track,
-            group_key,
-            g,
-            reading,
-            open.severity,
-            threshold,
-            resolved,
-        ),
+        summary: summary(rule, track, group_key, g, reading, step, threshold),
         evidence,
     };
     AlertTransition {

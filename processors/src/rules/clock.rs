@@ -76,7 +76,12 @@ impl PartitionClocks {
 
     /// The consumer's assignment: partitions not in it stop holding the clock; newly
     /// assigned ones hold it until they deliver, go quiet, or are known to be caught up.
+    /// An empty assignment (a rebalance in progress, a restart waiting for the group)
+    /// changes nothing: every partition keeps holding the clock until the next one.
     pub fn assigned(&mut self, partitions: &[PartitionBacklog], wall: Timestamp) {
+        if partitions.is_empty() {
+            return;
+        }
         for p in self.partitions.values_mut() {
             p.assignment = Assignment::Revoked;
         }

@@ -251,11 +251,11 @@ pub fn default_rules() -> BTreeMap<String, RuleSpec> {
 /// `24h`, `7d`, `90m`: the way the contract writes window lengths.
 pub fn format_length(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 && s / 86_400 > 1 {
+    if s.is_multiple_of(86_400) && s / 86_400 > 1 {
         format!("{}d", s / 86_400)
-    } else if s % 3_600 == 0 && s > 0 {
+    } else if s.is_multiple_of(3_600) && s > 0 {
         format!("{}h", s / 3_600)
-    } else if s % 60 == 0 && s > 0 {
+    } else if s.is_multiple_of(60) && s > 0 {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

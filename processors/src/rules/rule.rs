@@ -160,7 +160,7 @@ impl CompiledRule {
                     "throughput bars are standard deviations: warning > 0, critical ≥ warning",
                 );
             }
-            if !(spec.baseline_alpha > 0.0 && spec.baseline_alpha < 1.0) {
+            if !(0.0 < spec.baseline_alpha && spec.baseline_alpha < 1.0) {
                 return err("baseline_alpha", "must be between 0 and 1 (exclusive)");
             }
         }
@@ -184,7 +184,7 @@ impl CompiledRule {
             }
             None
         };
-        if !(spec.min_samples >= 0.0) {
+        if spec.min_samples.is_nan() || spec.min_samples < 0.0 {
             return err("min_samples", "must be 0 or more");
         }
         if !(0.0..1.0).contains(&spec.hysteresis) {
@@ -194,10 +194,10 @@ impl CompiledRule {
             if !rate || spec.comparison != Comparison::Below || critical.is_none() {
                 return err("early_warning", "the trend detector runs on pass rates: a rate rule, comparison \"below\", with warning and critical bars");
             }
-            if !(spec.early_warning_limit > 0.0) {
+            if spec.early_warning_limit.is_nan() || spec.early_warning_limit <= 0.0 {
                 return err("early_warning_limit", "must be positive");
             }
-            if !(spec.early_warning_memory >= 10.0) {
+            if spec.early_warning_memory.is_nan() || spec.early_warning_memory < 10.0 {
                 return err("early_warning_memory", "must be at least 10 (trials)");
             }
             let c = critical.unwrap_or(warning);

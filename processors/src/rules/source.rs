@@ -298,7 +298,7 @@ impl CompiledSource {
         let b = |a: &Option<BooleanArray>, row: usize| {
             a.as_ref().is_some_and(|a| a.is_valid(row) && a.value(row))
         };
-        for row in 0..batch.num_rows() {
+        for (row, time) in times.iter().enumerate() {
             if filter.is_some() && !b(&filter, row) {
                 continue;
             }
@@ -306,7 +306,7 @@ impl CompiledSource {
             let mut base = Observation {
                 rule,
                 row: row as u32,
-                time: times[row],
+                time: *time,
                 event_id: event_id.value(row).to_string(),
                 group: String::new(),
                 region: region.to_string(),
