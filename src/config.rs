@@ -247,7 +247,12 @@ denominator = "result <> 'invalid'"
             || HubConfig::load(None),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("quarantine_pass_rate"), "{err}");
+        assert!(
+            err.to_string()
+                .to_lowercase()
+                .contains("quarantine_pass_rate.window"),
+            "{err}"
+        );
     }
 
     #[test]
