@@ -60,6 +60,7 @@ pub const EVENTS_OUTSIDE_WINDOWS: &str = "hub_events_outside_windows_total";
 pub const OBSERVATIONS_LATE: &str = "hub_rule_observations_late_total";
 pub const OBSERVATIONS_TOO_OLD: &str = "hub_rule_observations_too_old_total";
 pub const WATERMARK: &str = "hub_watermark_timestamp_seconds";
+pub const ROWS_SKIPPED: &str = "hub_rule_rows_skipped_total";
 pub const PENDING_OBSERVATIONS: &str = "hub_rule_pending_observations";
 
 /// Metrics of the rule engine. Labels stay bounded: rule names come from the config,
@@ -78,6 +79,8 @@ pub struct RuleMetrics {
     pub events_outside_windows: IntCounterVec,
     pub observations_late: IntCounterVec,
     pub observations_too_old: IntCounterVec,
+    /// Rows a rule skipped: its expression failed on them, or gave NaN / infinity.
+    pub rows_skipped: IntCounterVec,
     pub watermark: Gauge,
     pub pending_observations: IntGauge,
 }
@@ -106,6 +109,7 @@ impl RuleMetrics {
             events_outside_windows: register(r, EVENTS_OUTSIDE_WINDOWS, IntCounterVec::new(Opts::new(EVENTS_OUTSIDE_WINDOWS, "Accepted events older than every window of their feed: archived, but they change no rate."), &["feed"]))?,
             observations_late: register(r, OBSERVATIONS_LATE, IntCounterVec::new(Opts::new(OBSERVATIONS_LATE, "Observations that arrived behind the watermark (applied at the watermark)."), &["rule"]))?,
             observations_too_old: register(r, OBSERVATIONS_TOO_OLD, IntCounterVec::new(Opts::new(OBSERVATIONS_TOO_OLD, "Observations older than their rule's window (no effect)."), &["rule"]))?,
+            rows_skipped: register(r, ROWS_SKIPPED, IntCounterVec::new(Opts::new(ROWS_SKIPPED, "Rows a rule skipped: reason failed (its expression failed on the row) or non_finite (NaN or infinity)."), &["rule", "reason"]))?,
             watermark: register(r, WATERMARK, Gauge::new(WATERMARK, "The rule engine's event-time clock (Unix seconds)."))?,
             pending_observations: register(r, PENDING_OBSERVATIONS, IntGauge::new(PENDING_OBSERVATIONS, "Observations waiting for the watermark (allowed lateness)."))?,
         })

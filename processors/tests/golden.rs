@@ -612,3 +612,50 @@ fn restore_and_replay_gives_the_same_transitions() {
         }
     }
 }
+
+/// An operator's expression that yields NaN or infinity for some rows, or fails on
+/// some rows, skips exactly those rows for that rule: the running sums stay finite and
+/// the other rows count.
+#[test]
+fn bad_values_from_an_expression_skip_only_their_rows() {
+    let spec: RuleSpec = toml::from_str(
+        r#"
+        metric = "pass_rate"
+        window = "24h"
+        warning = 0.95
+        critical = 0.85
+        min_samples = 5
+        [[source]]
+        feed = "kiosk"
+        group_by = ["market_id"]
+        numerator = "CASE WHEN result = 'fail' THEN 0.0 / 0.0 ELSE 1.0 END"
+        denominator = "1"
+        "#,
+    )
+    .unwrap();
+    let mut specs = BTreeMap::new();
+    specs.insert("nan_rule".to_string(), spec);
+    let rules = CompiledRule::compile_all(&specs).unwrap();
+    let mut stage = RuleStage::new(rules, EvaluationConfig::default(), None);
+    let input = read_input("kiosk_bars");
+    stage
+        .process(&micro_batch(&input, 0), &batch_tick())
+        .unwrap();
+    flush(&mut stage);
+    let fails = input
+        .iter()
+        .filter(|(_, b)| {
+            std::str::from_utf8(b)
+                .unwrap()
+                .contains("\"result\": \"fail\"")
+        })
+        .count() as u64;
+    assert!(fails > 0);
+    assert_eq!(stage.engine().stats.non_finite[0], fails);
+    let rates = stage.engine().all_rates();
+    assert!(!rates.is_empty());
+    for r in rates {
+        assert!(r.value.is_some_and(f64::is_finite), "{r:?}");
+        assert_eq!(r.value, Some(1.0), "only the passing rows count: {r:?}");
+    }
+}

@@ -2,8 +2,9 @@
 //! event time.
 //!
 //! How now advances (ARCHITECTURE.md has the long form):
-//! - The watermark `W` is the newest event time seen minus `allowed_lateness`; it never
-//!   goes back. Observations newer than `W` wait in `pending`.
+//! - The watermark `W` is the newest event time every active partition has reached
+//!   (see `clock.rs`) minus `allowed_lateness`, strictly before it; it never goes
+//!   back. Observations newer than `W` wait in `pending`.
 //! - When `W` advances, pending observations and group timers (a pane leaving a window,
 //!   a hold elapsing, a reminder, a silence bar) are processed in event-time order:
 //!   at each instant `t` the observations of `t` are applied, then every group they
@@ -26,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 use arrow::array::AsArray;
-use arrow::datatypes::Int32Type;
+use arrow::datatypes::{Int32Type, Int64Type};
 
 use super::alert_text::{self, Track};
 use super::clock::{Frontier, PartitionClocks};
@@ -54,6 +55,9 @@ pub struct RuleState {
     pub latest: HashMap<String, LatestVersion>,
     /// The pane width the state was built with (a config change drops the state).
     pub pane_width: Option<i64>,
+    /// `latest` entries after its last pruning (it is pruned when it has doubled).
+    #[serde(default)]
+    pub latest_pruned_at: usize,
 }
 
 /// Counters the stage turns into metrics.
@@ -65,8 +69,10 @@ pub struct EngineStats {
     pub late: Vec<u64>,
     /// Per rule: versions older than the latest already seen (changed nothing).
     pub superseded: Vec<u64>,
-    /// Per rule: batches whose expressions failed to evaluate.
-    pub failed_batches: Vec<u64>,
+    /// Per rule: rows whose expressions failed to evaluate (skipped for the rule).
+    pub failed_rows: Vec<u64>,
+    /// Per rule: rows whose numerator, denominator or value was NaN or infinite.
+    pub non_finite: Vec<u64>,
 }
 
 /// Everything that goes into the checkpoint.
@@ -125,7 +131,8 @@ impl RuleEngine {
                 too_old: vec![0; n],
                 late: vec![0; n],
                 superseded: vec![0; n],
-                failed_batches: vec![0; n],
+                failed_rows: vec![0; n],
+                non_finite: vec![0; n],
             },
         }
     }
@@ -161,44 +168,94 @@ impl RuleEngine {
             .max()
     }
 
-    /// Reads one batch of accepted rows, row by row in arrival order, as if they had
-    /// come one at a time (so micro-batch boundaries change nothing): each row's
-    /// observations wait in `pending` (or, behind the watermark, apply at once), then
-    /// the row's event time moves the clock and the watermark advances.
+    /// Reads the accepted rows of one micro-batch (Arrow batches of the feed tables),
+    /// row by row in each partition's offset order, as if they had come one at a time
+    /// (so micro-batch boundaries, and the split of a batch by table and day, change
+    /// nothing): each row's observations wait in `pending` (or, behind the watermark,
+    /// apply at once), then the row's event time moves its partition's clock and the
+    /// watermark advances.
     ///
-    /// A rule whose expression fails on this batch (e.g. a division by zero in an
-    /// operator's rule) skips the batch, with an error log and a count: the other rules
-    /// and the pipeline go on.
-    pub fn observe(&mut self, table: Table, batch: &RecordBatch, wall: Timestamp) {
-        let Some(feed) = Feed::ALL.into_iter().find(|f| Table::of_feed(*f) == table) else {
-            return;
-        };
-        let mut obs = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            for source in rule.sources.iter().filter(|s| s.table == table) {
-                let before = obs.len();
-                if let Err(e) = source.observe(i as u16, batch, &mut obs) {
-                    obs.truncate(before);
-                    self.stats.failed_batches[i] += 1;
-                    tracing::error!(rule = %rule.name, table = table.name(), error = %e, "a rule could not read a batch; its rows do not count for this rule");
+    /// A rule whose expression fails on a batch (e.g. a division by zero in an
+    /// operator's rule) is retried row by row: only the failing rows are skipped for
+    /// that rule, with an error log and a count; other rules and the pipeline go on.
+    pub fn observe(&mut self, batches: &[(Table, RecordBatch)], wall: Timestamp) {
+        struct Row<'a> {
+            topic: &'a str,
+            partition: i32,
+            offset: i64,
+            batch: u16,
+            row: u32,
+            time: Timestamp,
+        }
+        let mut obs: Vec<Observation> = Vec::new();
+        let mut rows: Vec<Row<'_>> = Vec::new();
+        for (bi, (table, batch)) in batches.iter().enumerate() {
+            let Some(feed) = Feed::ALL.into_iter().find(|f| Table::of_feed(*f) == *table) else {
+                continue;
+            };
+            let bi = bi as u16;
+            for (i, rule) in self.rules.iter().enumerate() {
+                for source in rule.sources.iter().filter(|s| s.table == *table) {
+                    let before = obs.len();
+                    match source.observe(i as u16, batch, (bi, 0), &mut obs) {
+                        Ok(skipped) => self.stats.non_finite[i] += skipped,
+                        Err(e) => {
+                            obs.truncate(before);
+                            tracing::error!(rule = %rule.name, table = table.name(), error = %e, "a rule could not read a batch; retrying row by row");
+                            for r in 0..batch.num_rows() {
+                                match source.observe(
+                                    i as u16,
+                                    &batch.slice(r, 1),
+                                    (bi, r as u32),
+                                    &mut obs,
+                                ) {
+                                    Ok(skipped) => self.stats.non_finite[i] += skipped,
+                                    Err(_) => self.stats.failed_rows[i] += 1,
+                                }
+                            }
+                        }
+                    }
                 }
             }
+            let times = event_times(feed, batch);
+            let topics = batch
+                .column_by_name("topic")
+                .expect("feed rows have topic")
+                .as_string::<i32>();
+            let partitions = batch
+                .column_by_name("partition")
+                .expect("feed rows have partition")
+                .as_primitive::<Int32Type>();
+            let offsets = batch
+                .column_by_name("offset")
+                .expect("feed rows have offset")
+                .as_primitive::<Int64Type>();
+            for (r, time) in times.into_iter().enumerate() {
+                rows.push(Row {
+                    topic: topics.value(r),
+                    partition: partitions.value(r),
+                    offset: offsets.value(r),
+                    batch: bi,
+                    row: r as u32,
+                    time,
+                });
+            }
         }
-        // Rows in arrival order; a row's observations in rule order.
-        obs.sort_by_key(|o| (o.row, o.rule));
-        let times = event_times(feed, batch);
-        let topics = batch
-            .column_by_name("topic")
-            .expect("feed rows have topic")
-            .as_string::<i32>();
-        let partitions = batch
-            .column_by_name("partition")
-            .expect("feed rows have partition")
-            .as_primitive::<Int32Type>();
-        let mut obs = obs.into_iter().peekable();
-        for (row, time) in times.into_iter().enumerate() {
+        rows.sort_by(|a, b| {
+            (a.topic, a.partition, a.offset).cmp(&(b.topic, b.partition, b.offset))
+        });
+        obs.sort_by_key(|o| (o.batch, o.row, o.rule));
+        // Where each row's observations are in `obs`.
+        let mut ranges: HashMap<(u16, u32), std::ops::Range<usize>> = HashMap::new();
+        for (i, o) in obs.iter().enumerate() {
+            ranges.entry((o.batch, o.row)).or_insert(i..i).end = i + 1;
+        }
+        let mut obs: Vec<Option<Observation>> = obs.into_iter().map(Some).collect();
+        for row in rows {
             let mut late = Vec::new();
-            while let Some(o) = obs.next_if(|o| o.row as usize == row) {
+            let range = ranges.get(&(row.batch, row.row)).cloned().unwrap_or(0..0);
+            for slot in &mut obs[range] {
+                let o = slot.take().expect("each row is read once");
                 match self.watermark {
                     Some(w) if o.time <= w => late.push(o),
                     _ => self.pending.entry(o.time.0).or_default().push(o),
@@ -215,8 +272,7 @@ impl RuleEngine {
             }
             // Every accepted event moves its partition's clock, whether or not a rule
             // reads it.
-            self.clocks
-                .saw(topics.value(row), partitions.value(row), time, wall);
+            self.clocks.saw(row.topic, row.partition, row.time, wall);
             self.advance(wall);
         }
     }
@@ -340,6 +396,12 @@ impl RuleEngine {
                             }
                             touched.insert((o.rule, prev.group.clone()));
                         }
+                    }
+                    if state.latest.len() >= 2 * state.latest_pruned_at + 1_024 {
+                        // Versions whose pane has left the window can no longer be
+                        // retracted from it, and anything older is too old anyway.
+                        state.latest.retain(|_, v| v.pane >= first);
+                        state.latest_pruned_at = state.latest.len();
                     }
                     state.latest.insert(
                         key,
@@ -587,7 +649,12 @@ impl RuleEngine {
                 if let Some(o) = g.alert.open.filter(|o| o.fired_at.is_some()) {
                     *open.entry((rule.name.clone(), o.severity)).or_default() += 1;
                 }
-                if let Some(o) = g.trend.as_ref().and_then(|t| t.alert.open) {
+                if let Some(o) = g
+                    .trend
+                    .as_ref()
+                    .and_then(|t| t.alert.open)
+                    .filter(|o| o.fired_at.is_some())
+                {
                     *open
                         .entry((alert_text::alert_rule(rule, Track::Trend), o.severity))
                         .or_default() += 1;
@@ -618,19 +685,29 @@ impl RuleEngine {
             .enumerate()
             .map(|(i, r)| (r.name.as_str(), i))
             .collect();
+        // Pending observations follow their rule by name even when its state is dropped:
+        // the offsets are already past them.
         let mut remap: Vec<Option<u16>> = Vec::new();
-        for (name, state) in snap.rule_names.iter().zip(snap.rules) {
+        for (name, mut state) in snap.rule_names.iter().zip(snap.rules) {
             let Some(&i) = index.get(name.as_str()) else {
                 tracing::warn!(rule = %name, "rule no longer configured: its state is dropped");
                 remap.push(None);
                 continue;
             };
-            if state.pane_width != self.rules[i].grid.map(|g| g.width) {
-                tracing::warn!(rule = %name, "rule window or pane changed: its state starts empty");
-                remap.push(None);
+            remap.push(Some(i as u16));
+            let rule = &self.rules[i];
+            if state.pane_width != rule.grid.map(|g| g.width) {
+                tracing::warn!(rule = %name, "rule pane width changed: its state starts empty");
                 continue;
             }
-            remap.push(Some(i as u16));
+            // Early warning turned on or off since the checkpoint.
+            for g in state.groups.values_mut() {
+                match (rule.cusum.is_some(), g.trend.is_some()) {
+                    (true, false) => g.trend = Some(Default::default()),
+                    (false, true) => g.trend = None,
+                    _ => {}
+                }
+            }
             self.states[i] = state;
         }
         self.pending.clear();

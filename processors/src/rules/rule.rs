@@ -83,6 +83,20 @@ impl CompiledRule {
             }
         }
         let latest_by = spec.source.iter().any(|s| s.latest_by.is_some());
+        if latest_by {
+            if spec.source.iter().any(|s| s.latest_by.is_none()) {
+                return err(
+                    "source",
+                    "latest_by must be set on every source of the rule, or on none",
+                );
+            }
+            if spec.source.iter().any(|s| !s.region_levels.is_empty()) {
+                return err(
+                    "source",
+                    "latest_by cannot be combined with region_levels (group by a column instead)",
+                );
+            }
+        }
         if spec.kind == RuleKind::Rate {
             let shapes: Vec<(&Vec<String>, bool)> = spec
                 .source
@@ -103,10 +117,12 @@ impl CompiledRule {
             };
             let pane = spec.pane.unwrap_or(window / DEFAULT_PANES_PER_WINDOW);
             if pane.is_zero() || micros(window) % micros(pane) != 0 {
-                return err(
-                    "pane",
-                    "must be positive and divide the window exactly (e.g. 15m for 24h)",
-                );
+                let m = if spec.pane.is_some() {
+                    "must be positive and divide the window exactly (e.g. 15m for 24h)"
+                } else {
+                    "the default pane (window / 96) does not divide this window: set pane to a width that does (e.g. 15m for 24h)"
+                };
+                return err("pane", m);
             }
             (
                 Some(PaneGrid::new(micros(window), micros(pane))),
@@ -193,6 +209,9 @@ impl CompiledRule {
         let cusum = if spec.early_warning {
             if !rate || spec.comparison != Comparison::Below || critical.is_none() {
                 return err("early_warning", "the trend detector runs on pass rates: a rate rule, comparison \"below\", with warning and critical bars");
+            }
+            if latest_by {
+                return err("early_warning", "not available with latest_by: a superseded version cannot be taken back out of the CUSUM");
             }
             if spec.early_warning_limit.is_nan() || spec.early_warning_limit <= 0.0 {
                 return err("early_warning_limit", "must be positive");
@@ -358,6 +377,38 @@ mod tests {
             &default_rules()["kiosk_pass_rate"],
         ));
         assert!(m.contains("lowercase"), "{m}");
+    }
+
+    #[test]
+    fn latest_by_combinations_that_cannot_work_are_refused() {
+        let msg = |r: Result<CompiledRule, ProcessorError>| {
+            r.err().map(|e| e.to_string()).unwrap_or_default()
+        };
+        let m = msg(compile_with("export_inspection_pass_rate", |s| {
+            s.early_warning = true
+        }));
+        assert!(
+            m.starts_with("rules.export_inspection_pass_rate.early_warning:"),
+            "{m}"
+        );
+        let m = msg(compile_with("export_inspection_pass_rate", |s| {
+            s.source[0].group_by.clear();
+            s.source[0].region_levels = vec![crate::rules::config::Level::County];
+        }));
+        assert!(
+            m.contains("latest_by cannot be combined with region_levels"),
+            "{m}"
+        );
+        let m = msg(compile_with("export_inspection_pass_rate", |s| {
+            let mut other = s.source[0].clone();
+            other.latest_by = None;
+            s.source.push(other);
+        }));
+        assert!(m.contains("every source of the rule"), "{m}");
+        let m = msg(compile_with("kiosk_pass_rate", |s| {
+            s.window = Some(Duration::from_secs(1_000))
+        }));
+        assert!(m.contains("default pane"), "{m}");
     }
 
     #[test]

@@ -24,7 +24,8 @@ use crate::ProcessorError;
 pub struct Observation {
     /// Index of the rule in the engine's rule list.
     pub rule: u16,
-    /// The row in its micro-batch (arrival order).
+    /// The Arrow batch of its micro-batch, and the row in it.
+    pub batch: u16,
     pub row: u32,
     pub time: Timestamp,
     pub event_id: String,
@@ -253,16 +254,21 @@ impl CompiledSource {
         Ok(Some(self.eval(e, batch, field)?.as_boolean().clone()))
     }
 
-    /// The observations of `batch` (rows of this source's table) for rule `rule`.
+    /// The observations of `batch` (rows of this source's table) for rule `rule`;
+    /// `at` is the batch's index in the micro-batch and the first row's number in it.
+    /// Returns how many rows were skipped for a value that is not a finite number
+    /// (NaN or infinity from an operator's expression would poison running sums).
     pub fn observe(
         &self,
         rule: u16,
         batch: &RecordBatch,
+        at: (u16, u32),
         out: &mut Vec<Observation>,
-    ) -> Result<(), ProcessorError> {
+    ) -> Result<u64, ProcessorError> {
         if batch.num_rows() == 0 {
-            return Ok(());
+            return Ok(0);
         }
+        let mut skipped = 0;
         let filter = self.flags(&self.filter, batch, "filter")?;
         let num = self.numbers(&self.numerator, batch, "numerator")?;
         let den = self.numbers(&self.denominator, batch, "denominator")?;
@@ -302,18 +308,24 @@ impl CompiledSource {
             if filter.is_some() && !b(&filter, row) {
                 continue;
             }
+            let (n, d, v) = (f(&num, row), f(&den, row), f(&value, row));
+            if !(n.is_finite() && d.is_finite() && v.is_finite()) {
+                skipped += 1;
+                continue;
+            }
             let region = region_code.value(row);
             let mut base = Observation {
                 rule,
-                row: row as u32,
+                batch: at.0,
+                row: at.1 + row as u32,
                 time: *time,
                 event_id: event_id.value(row).to_string(),
                 group: String::new(),
                 region: region.to_string(),
-                num: f(&num, row),
-                den: f(&den, row),
+                num: n,
+                den: d,
                 evidence: b(&evidence, row),
-                value: f(&value, row),
+                value: v,
                 latest_key: latest.map(|l| l.value(row).to_string()),
                 ingested_at: Timestamp(ingested.value(row)),
             };
@@ -340,7 +352,7 @@ impl CompiledSource {
                 }
             }
         }
-        Ok(())
+        Ok(skipped)
     }
 }
 

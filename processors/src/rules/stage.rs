@@ -33,7 +33,8 @@ pub struct RuleStage {
     metrics: Option<RuleMetrics>,
     wants_checkpoint: Cell<bool>,
     last_gauges: Option<Instant>,
-    reported: Vec<(u64, u64)>,
+    /// Counters already exported: late, too old, failed rows, non-finite rows.
+    reported: Vec<[u64; 4]>,
 }
 
 impl RuleStage {
@@ -51,7 +52,7 @@ impl RuleStage {
             metrics,
             wants_checkpoint: Cell::new(false),
             last_gauges: None,
-            reported: vec![(0, 0); n],
+            reported: vec![[0; 4]; n],
         }
     }
 
@@ -81,8 +82,8 @@ impl RuleStage {
         }
         for (table, batch) in rows {
             self.count_outside_windows(*table, batch);
-            self.engine.observe(*table, batch, tick.wall);
         }
+        self.engine.observe(rows, tick.wall);
         self.engine.tick(tick.wall, tick.quiet_for.is_some());
         let idle = tick.quiet_for.is_some_and(|q| q >= self.eval.idle_timeout);
         if idle && !self.eval.idle_timeout.is_zero() {
@@ -166,15 +167,27 @@ impl RuleStage {
                 .with_label_values(&[rule.name.as_str()])
                 .set(self.engine.groups(i) as i64);
             let stats = &self.engine.stats;
-            let (late, old) = (stats.late[i], stats.too_old[i]);
-            let (late0, old0) = self.reported[i];
+            let now = [
+                stats.late[i],
+                stats.too_old[i],
+                stats.failed_rows[i],
+                stats.non_finite[i],
+            ];
+            let before = self.reported[i];
+            let name = rule.name.as_str();
             m.observations_late
-                .with_label_values(&[rule.name.as_str()])
-                .inc_by(late - late0);
+                .with_label_values(&[name])
+                .inc_by(now[0] - before[0]);
             m.observations_too_old
-                .with_label_values(&[rule.name.as_str()])
-                .inc_by(old - old0);
-            self.reported[i] = (late, old);
+                .with_label_values(&[name])
+                .inc_by(now[1] - before[1]);
+            m.rows_skipped
+                .with_label_values(&[name, "failed"])
+                .inc_by(now[2] - before[2]);
+            m.rows_skipped
+                .with_label_values(&[name, "non_finite"])
+                .inc_by(now[3] - before[3]);
+            self.reported[i] = now;
         }
         m.alerts_open.reset();
         for ((rule, severity), n) in self.engine.open_alerts() {
