@@ -184,6 +184,14 @@ async fn duplicates_reordering_and_kill_9_give_the_clean_runs_rates_and_alerts()
         assert!(m.contains(needle), "{needle} missing from /metrics");
     }
     assert!(!m.contains("market_id="), "no per-market labels");
+    // A graceful restart neither forgets an open alert nor fires it again: the alert
+    // state comes back from the checkpoint and nothing new is derived.
+    assert!(a.terminate().success());
+    a.start().await;
+    wait_settled(&a).await;
+    let (again_alerts, again_rates) = snapshot(&a).await;
+    assert_eq!(again_alerts, clean_alerts, "a restart changed the alerts");
+    assert_eq!(again_rates, clean_rates, "a restart changed the rates");
     assert!(a.terminate().success());
 
     // The perturbed run: runs of events less than 50 minutes apart reversed, every 7th
