@@ -448,6 +448,11 @@ fn hold_keeps_short_dips_pending_and_too_old_events_change_nothing() {
         1,
         "the event older than the window"
     );
+    assert_eq!(
+        stage.engine().stats.outside_windows[Feed::Kiosk.index()],
+        1,
+        "counted as older than every kiosk window"
+    );
 }
 
 const SCENARIOS: [&str; 8] = [

@@ -73,6 +73,8 @@ pub struct EngineStats {
     pub failed_rows: Vec<u64>,
     /// Per rule: rows whose numerator, denominator or value was NaN or infinite.
     pub non_finite: Vec<u64>,
+    /// Per feed (`Feed::index`): events older than every window of their feed.
+    pub outside_windows: [u64; 3],
 }
 
 /// Everything that goes into the checkpoint.
@@ -133,6 +135,7 @@ impl RuleEngine {
                 superseded: vec![0; n],
                 failed_rows: vec![0; n],
                 non_finite: vec![0; n],
+                outside_windows: [0; 3],
             },
         }
     }
@@ -186,6 +189,8 @@ impl RuleEngine {
             batch: u16,
             row: u32,
             time: Timestamp,
+            feed: Feed,
+            longest: Option<i64>,
         }
         let mut obs: Vec<Observation> = Vec::new();
         let mut rows: Vec<Row<'_>> = Vec::new();
@@ -218,6 +223,7 @@ impl RuleEngine {
                 }
             }
             let times = event_times(feed, batch);
+            let longest = self.longest_window(*table);
             let topics = batch
                 .column_by_name("topic")
                 .expect("feed rows have topic")
@@ -238,6 +244,8 @@ impl RuleEngine {
                     batch: bi,
                     row: r as u32,
                     time,
+                    feed,
+                    longest,
                 });
             }
         }
@@ -252,6 +260,12 @@ impl RuleEngine {
         }
         let mut obs: Vec<Option<Observation>> = obs.into_iter().map(Some).collect();
         for row in rows {
+            // Older than every window of its feed: archived, changes no rate.
+            if let (Some(w), Some(longest)) = (self.watermark, row.longest) {
+                if row.time.0 < w.0 - longest {
+                    self.stats.outside_windows[row.feed.index()] += 1;
+                }
+            }
             let mut late = Vec::new();
             let range = ranges.get(&(row.batch, row.row)).cloned().unwrap_or(0..0);
             for slot in &mut obs[range] {

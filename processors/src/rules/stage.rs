@@ -19,7 +19,6 @@ use super::config::{EvaluationConfig, RuleKind};
 use super::engine::{EngineSnapshot, RuleEngine};
 use super::rates::RatesView;
 use super::rule::CompiledRule;
-use super::source::event_times;
 use crate::metrics::RuleMetrics;
 use crate::ProcessorError;
 
@@ -35,6 +34,8 @@ pub struct RuleStage {
     last_gauges: Option<Instant>,
     /// Counters already exported: late, too old, failed rows, non-finite rows.
     reported: Vec<[u64; 4]>,
+    /// `stats.outside_windows` already exported.
+    reported_outside: [u64; 3],
 }
 
 impl RuleStage {
@@ -53,6 +54,7 @@ impl RuleStage {
             wants_checkpoint: Cell::new(false),
             last_gauges: None,
             reported: vec![[0; 4]; n],
+            reported_outside: [0; 3],
         }
     }
 
@@ -79,9 +81,6 @@ impl RuleStage {
     ) -> Result<Vec<AlertTransition>, ProcessorError> {
         if let Some(parts) = &tick.partitions {
             self.engine.assigned(parts, tick.wall);
-        }
-        for (table, batch) in rows {
-            self.count_outside_windows(*table, batch);
         }
         self.engine.observe(rows, tick.wall);
         self.engine.tick(tick.wall, tick.quiet_for.is_some());
@@ -119,32 +118,6 @@ impl RuleStage {
             }
         }
         Ok(transitions)
-    }
-
-    fn count_outside_windows(&self, table: Table, batch: &RecordBatch) {
-        let (Some(m), Some(w), Some(longest)) = (
-            &self.metrics,
-            self.engine.watermark(),
-            self.engine.longest_window(table),
-        ) else {
-            return;
-        };
-        let Some(feed) = hub_model::Feed::ALL
-            .into_iter()
-            .find(|f| Table::of_feed(*f) == table)
-        else {
-            return;
-        };
-        let oldest = w.0 - longest;
-        let n = event_times(feed, batch)
-            .iter()
-            .filter(|t| t.0 < oldest)
-            .count();
-        if n > 0 {
-            m.events_outside_windows
-                .with_label_values(&[feed.as_str()])
-                .inc_by(n as u64);
-        }
     }
 
     /// Gauges that need a pass over every group: at most once a second.
@@ -188,6 +161,16 @@ impl RuleStage {
                 .with_label_values(&[name, "non_finite"])
                 .inc_by(now[3] - before[3]);
             self.reported[i] = now;
+        }
+        for feed in hub_model::Feed::ALL {
+            let (now, before) = (
+                self.engine.stats.outside_windows[feed.index()],
+                self.reported_outside[feed.index()],
+            );
+            m.events_outside_windows
+                .with_label_values(&[feed.as_str()])
+                .inc_by(now - before);
+            self.reported_outside[feed.index()] = now;
         }
         m.alerts_open.reset();
         for ((rule, severity), n) in self.engine.open_alerts() {
