@@ -1,7 +1,9 @@
 //! The rule engine as a pipeline stage: reads each micro-batch's Arrow rows, advances
 //! event time, writes alert transitions into the `alerts` table (exactly once, with the
 //! checkpoint) and onto the bounded transition channel (at least once: a replay after a
-//! crash re-sends what the lost epoch had sent, with the same notification ids).
+//! crash re-derives the lost epoch's transitions and sends them again with the same
+//! notification ids — exactly so for input within the allowed lateness when no
+//! processing-time idleness intervened; see ARCHITECTURE.md invariant 10).
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
