@@ -5,6 +5,9 @@ pub enum DeliveryError {
     /// A subscription field that cannot work; `field` is its path (`channel.url`).
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The subscription store in the data directory.
+    #[error("subscription store: {0}")]
+    Store(String),
 }
 
 impl DeliveryError {

@@ -5,6 +5,7 @@
 pub mod cloudevent;
 pub mod error;
 pub mod signature;
+pub mod store;
 pub mod subscription;
 
 pub use error::DeliveryError;
