@@ -6,8 +6,10 @@
 pub mod cloudevent;
 pub mod error;
 pub mod outbox;
+pub mod router;
 pub mod signature;
 pub mod store;
 pub mod subscription;
+pub mod webhook;
 
 pub use error::DeliveryError;
