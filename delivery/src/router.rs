@@ -103,9 +103,10 @@ mod tests {
         );
         let ids: Vec<&str> = d.iter().map(|d| d.subscription_id.as_str()).collect();
         assert_eq!(ids, ["s33", "s3301"]);
+        let t = transition(TransitionKind::Firing, "330102");
         assert!(d
             .iter()
-            .all(|d| d.body == d.body && d.notification_id == d.notification_id));
+            .all(|x| x.body == d[0].body && x.notification_id == t.notification_id));
         assert!(route(
             &transition(TransitionKind::Pending, "330102"),
             &subs,
