@@ -52,40 +52,14 @@ pub fn to_json(t: &AlertTransition, source: &str, time: Timestamp) -> Option<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hub_model::alert::{Alert, AlertState, Comparison, Severity};
-    use std::collections::BTreeMap;
+    use hub_model::alert::Alert;
 
     fn transition(kind: TransitionKind, fired: bool) -> AlertTransition {
-        let alert = Alert {
-            alert_id: "kiosk_pass_rate/market_id=M-330102-003".into(),
-            rule: "kiosk_pass_rate".into(),
-            severity: Severity::Critical,
-            state: AlertState::Firing,
-            feed: "kiosk".into(),
-            feeds: vec!["kiosk".into()],
-            group: BTreeMap::from([("market_id".into(), "M-330102-003".into())]),
-            metric: "pass_rate".into(),
-            value: 0.8,
-            threshold: 0.85,
-            comparison: Comparison::Below,
-            samples: 30,
-            interval: None,
-            clear_breach: false,
-            window: None,
-            started_at: Timestamp(1_795_000_000_000_000),
-            fired_at: fired.then_some(Timestamp(1_795_000_000_000_000)),
-            resolved_at: None,
-            agency: "market_supervision".into(),
-            summary: "s".into(),
-            evidence: vec![],
-        };
-        AlertTransition {
-            notification_id: AlertTransition::notification_id(&alert, 1),
-            kind,
-            at: alert.started_at,
-            sequence: 1,
-            alert,
+        let mut alert = Alert::sample();
+        if !fired {
+            alert.fired_at = None;
         }
+        AlertTransition::first(alert, kind)
     }
 
     #[test]

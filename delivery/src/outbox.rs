@@ -160,40 +160,45 @@ impl Outbox {
     pub fn retry(
         &self,
         slot: Slot,
-        mut d: Delivery,
+        d: Delivery,
         error: &str,
         due: Timestamp,
     ) -> Result<(), DeliveryError> {
-        d.attempts += 1;
-        d.last_error = Some(error.to_string());
-        let bytes = serde_json::to_vec(&d).map_err(store_err)?;
-        let txn = self.db.begin_write().map_err(store_err)?;
-        {
-            let mut t = txn.open_table(OUTBOX).map_err(store_err)?;
-            t.remove((slot.due.0, slot.seq)).map_err(store_err)?;
-            t.insert((due.0, slot.seq), bytes.as_slice())
-                .map_err(store_err)?;
-        }
-        txn.commit().map_err(store_err)
+        self.after_attempt(slot, d, error, OUTBOX, due)
     }
 
     /// Moves a delivery to the failed record (refused by the receiver).
     pub fn refused(
         &self,
         slot: Slot,
-        mut d: Delivery,
+        d: Delivery,
         error: &str,
         now: Timestamp,
+    ) -> Result<(), DeliveryError> {
+        self.after_attempt(slot, d, error, FAILED, now)
+    }
+
+    /// Takes a delivery out of its slot and writes it, with the attempt counted and
+    /// the error kept, into `table` at `at` — one transaction.
+    fn after_attempt(
+        &self,
+        slot: Slot,
+        mut d: Delivery,
+        error: &str,
+        table: TableDefinition<(i64, u64), &[u8]>,
+        at: Timestamp,
     ) -> Result<(), DeliveryError> {
         d.attempts += 1;
         d.last_error = Some(error.to_string());
         let bytes = serde_json::to_vec(&d).map_err(store_err)?;
         let txn = self.db.begin_write().map_err(store_err)?;
         {
-            let mut t = txn.open_table(OUTBOX).map_err(store_err)?;
-            t.remove((slot.due.0, slot.seq)).map_err(store_err)?;
-            let mut f = txn.open_table(FAILED).map_err(store_err)?;
-            f.insert((now.0, slot.seq), bytes.as_slice())
+            let mut waiting = txn.open_table(OUTBOX).map_err(store_err)?;
+            waiting.remove((slot.due.0, slot.seq)).map_err(store_err)?;
+        }
+        {
+            let mut t = txn.open_table(table).map_err(store_err)?;
+            t.insert((at.0, slot.seq), bytes.as_slice())
                 .map_err(store_err)?;
         }
         txn.commit().map_err(store_err)

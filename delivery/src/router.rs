@@ -45,40 +45,16 @@ pub fn route(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hub_model::alert::{Alert, AlertState, Comparison, Severity, TransitionKind};
+    use hub_model::alert::{Alert, TransitionKind};
     use std::collections::BTreeMap;
 
     fn transition(kind: TransitionKind, region: &str) -> AlertTransition {
-        let alert = Alert {
-            alert_id: "kiosk_pass_rate/market_id=M-1".into(),
-            rule: "kiosk_pass_rate".into(),
-            severity: Severity::Warning,
-            state: AlertState::Firing,
-            feed: "kiosk".into(),
-            feeds: vec!["kiosk".into()],
-            group: BTreeMap::from([("region_code".into(), region.into())]),
-            metric: "pass_rate".into(),
-            value: 0.9,
-            threshold: 0.95,
-            comparison: Comparison::Below,
-            samples: 20,
-            interval: None,
-            clear_breach: false,
-            window: None,
-            started_at: Timestamp(0),
-            fired_at: (kind != TransitionKind::Pending).then_some(Timestamp(0)),
-            resolved_at: None,
-            agency: "market_supervision".into(),
-            summary: String::new(),
-            evidence: vec![],
-        };
-        AlertTransition {
-            notification_id: AlertTransition::notification_id(&alert, 1),
-            kind,
-            at: Timestamp(0),
-            sequence: 1,
-            alert,
+        let mut alert = Alert::sample();
+        alert.group = BTreeMap::from([("region_code".into(), region.into())]);
+        if kind == TransitionKind::Pending {
+            alert.fired_at = None;
         }
+        AlertTransition::first(alert, kind)
     }
 
     fn sub(prefix: &str) -> SubscriptionSpec {

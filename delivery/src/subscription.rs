@@ -225,36 +225,19 @@ impl SubscriptionSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hub_model::alert::{AlertState, Comparison};
-    use hub_model::Timestamp;
     use std::collections::BTreeMap;
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     fn alert(rule: &str, feeds: &[&str], region: &str, severity: Severity) -> Alert {
-        Alert {
-            alert_id: format!("{rule}/market_id=M-1"),
-            rule: rule.into(),
-            severity,
-            state: AlertState::Firing,
-            feed: feeds[0].into(),
-            feeds: feeds.iter().map(|f| f.to_string()).collect(),
-            group: BTreeMap::from([("region_code".into(), region.into())]),
-            metric: "pass_rate".into(),
-            value: 0.8,
-            threshold: 0.85,
-            comparison: Comparison::Below,
-            samples: 30,
-            interval: None,
-            clear_breach: false,
-            window: None,
-            started_at: Timestamp(0),
-            fired_at: Some(Timestamp(0)),
-            resolved_at: None,
-            agency: "market_supervision".into(),
-            summary: String::new(),
-            evidence: vec![],
-        }
+        let mut a = Alert::sample();
+        a.alert_id = format!("{rule}/market_id=M-1");
+        a.rule = rule.into();
+        a.severity = severity;
+        a.feed = feeds[0].into();
+        a.feeds = feeds.iter().map(|f| f.to_string()).collect();
+        a.group = BTreeMap::from([("region_code".into(), region.into())]);
+        a
     }
 
     fn spec(json: &str) -> Result<SubscriptionSpec, String> {

@@ -2,7 +2,6 @@
 //! the Standard Webhooks reference implementation (`tests/receiver.py`, PyPI
 //! `standardwebhooks`), not with the hub's own code.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use hub_delivery::router::route;
 use hub_delivery::signature::WebhookSecret;
 use hub_delivery::subscription::SubscriptionSpec;
 use hub_delivery::webhook;
-use hub_model::alert::{Alert, AlertState, AlertTransition, Comparison, Severity, TransitionKind};
+use hub_model::alert::{Alert, AlertTransition, TransitionKind};
 use hub_model::Timestamp;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -59,39 +58,7 @@ fn receiver(dir: &Path, secret: &str) -> Receiver {
 }
 
 fn transition() -> AlertTransition {
-    let alert = Alert {
-        alert_id: "kiosk_pass_rate/market_id=M-330102-003".into(),
-        rule: "kiosk_pass_rate".into(),
-        severity: Severity::Critical,
-        state: AlertState::Firing,
-        feed: "kiosk".into(),
-        feeds: vec!["kiosk".into()],
-        group: BTreeMap::from([
-            ("market_id".into(), "M-330102-003".into()),
-            ("region_code".into(), "330102".into()),
-        ]),
-        metric: "pass_rate".into(),
-        value: 0.8,
-        threshold: 0.85,
-        comparison: Comparison::Below,
-        samples: 30,
-        interval: None,
-        clear_breach: false,
-        window: None,
-        started_at: Timestamp(1_795_000_000_000_000),
-        fired_at: Some(Timestamp(1_795_000_000_000_000)),
-        resolved_at: None,
-        agency: "market_supervision".into(),
-        summary: "Market M-330102-003 (330102): pass rate 80.0% over 24h (30 samples) is below the 85% floor".into(),
-        evidence: vec!["kq-1".into()],
-    };
-    AlertTransition {
-        notification_id: AlertTransition::notification_id(&alert, 1),
-        kind: TransitionKind::Firing,
-        at: alert.started_at,
-        sequence: 1,
-        alert,
-    }
+    AlertTransition::first(Alert::sample(), TransitionKind::Firing)
 }
 
 fn received(r: &Receiver) -> Vec<serde_json::Value> {

@@ -192,21 +192,10 @@ impl AlertTransition {
     }
 }
 
-/// FNV-1a: a fixed, dependency-free hash (ids must not change between builds).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn alert() -> Alert {
+impl Alert {
+    /// A representative alert (a market's critical pass-rate breach, shaped like the
+    /// contract's example) for tests and fixtures; change the fields a test is about.
+    pub fn sample() -> Alert {
         Alert {
             alert_id: "kiosk_pass_rate/market_id=M-330102-003".into(),
             rule: "kiosk_pass_rate".into(),
@@ -237,6 +226,38 @@ mod tests {
             summary: "s".into(),
             evidence: vec![],
         }
+    }
+}
+
+impl AlertTransition {
+    /// The first transition (`sequence` 1) of `alert`, at its start.
+    pub fn first(alert: Alert, kind: TransitionKind) -> Self {
+        AlertTransition {
+            notification_id: AlertTransition::notification_id(&alert, 1),
+            kind,
+            at: alert.started_at,
+            sequence: 1,
+            alert,
+        }
+    }
+}
+
+/// FNV-1a: a fixed, dependency-free hash (ids must not change between builds).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        Alert::sample()
     }
 
     #[test]

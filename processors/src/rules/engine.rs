@@ -148,11 +148,6 @@ impl RuleEngine {
         self.watermark
     }
 
-    /// The newest event time seen.
-    pub fn max_seen(&self) -> Option<Timestamp> {
-        self.clocks.newest()
-    }
-
     pub fn pending_len(&self) -> usize {
         self.pending.values().map(Vec::len).sum()
     }

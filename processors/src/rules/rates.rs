@@ -107,14 +107,6 @@ impl RatesView {
         let rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
         rows.values().for_each(&mut f);
     }
-
-    pub fn len(&self) -> usize {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl CurrentTable for RatesView {

@@ -132,10 +132,6 @@ impl PaneWindow {
         self.panes.front().map(|p| p.index)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.panes.is_empty()
-    }
-
     pub fn pane_count(&self) -> usize {
         self.panes.len()
     }
