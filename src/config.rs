@@ -10,6 +10,8 @@ use anyhow::{bail, Context, Result};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use hub_api::{AuthConfig, HttpConfig};
+use hub_delivery::subscription::SubscriptionSpec;
+use hub_delivery::DeliveryConfig;
 use hub_ingest::{IngestConfig, KafkaConfig, StorageConfig};
 use hub_processors::rules::config::{default_rules, EvaluationConfig, RuleSpec};
 use hub_processors::rules::rule::CompiledRule;
@@ -29,6 +31,11 @@ pub struct HubConfig {
     pub evaluation: EvaluationConfig,
     /// `[rules.<name>]`: the built-in rules, changed, extended or turned off by the file.
     pub rules: BTreeMap<String, RuleSpec>,
+    /// Retries, timeouts, SMTP and the CloudEvents source of alert delivery.
+    pub delivery: DeliveryConfig,
+    /// `[[subscriptions]]`: agencies' subscriptions from the file (ids `cfg-<name>`),
+    /// in addition to those made through the API.
+    pub subscriptions: Vec<SubscriptionSpec>,
 }
 
 impl Default for HubConfig {
@@ -42,6 +49,8 @@ impl Default for HubConfig {
             auth: AuthConfig::default(),
             evaluation: EvaluationConfig::default(),
             rules: default_rules(),
+            delivery: DeliveryConfig::default(),
+            subscriptions: Vec::new(),
         }
     }
 }
@@ -61,7 +70,11 @@ impl HubConfig {
             let mut msg = String::from("invalid configuration:");
             for err in e {
                 let key = err.path.join(".");
-                if key.starts_with("auth") || key.starts_with("kafka.client") {
+                if key.starts_with("auth")
+                    || key.starts_with("kafka.client")
+                    || key.starts_with("subscriptions")
+                    || key.starts_with("delivery.smtp")
+                {
                     // The value may be a secret: name the key only.
                     msg.push_str(&format!(
                         "\n  - `{key}` has the wrong type or format (value not shown)"
@@ -89,6 +102,11 @@ impl HubConfig {
         self.auth.validate()?;
         self.evaluation.validate()?;
         self.compile_rules()?;
+        self.delivery.validate()?;
+        for (i, s) in self.subscriptions.iter().enumerate() {
+            s.validate()
+                .map_err(|e| anyhow::anyhow!("subscriptions[{i}].{e}"))?;
+        }
         let http: SocketAddr = self.http.addr()?;
         self.sql
             .pg_listen

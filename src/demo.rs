@@ -12,6 +12,7 @@ use rdkafka::producer::DefaultProducerContext;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HubConfig;
+use hub_delivery::subscription::SubscriptionSpec;
 use crate::hub::{self, RunningHub};
 use crate::simulate::{parse_duration, topics_of};
 
@@ -31,6 +32,14 @@ pub struct DemoArgs {
     pub data_dir: Option<PathBuf>,
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Deliver every alert notification to this URL as signed CloudEvents (Standard
+    /// Webhooks), e.g. http://127.0.0.1:9000/hook.
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// The webhook signing secret (`whsec_<base64>`); default: a generated one,
+    /// printed at start so the receiver can verify.
+    #[arg(long, env = "HUB_DEMO_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }
 
 const PARTITIONS: i32 = 3;
@@ -63,6 +72,29 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
             _temp.path().to_path_buf()
         }
     };
+    let webhook_note = match &args.webhook {
+        Some(url) => {
+            let (secret, generated) = match &args.webhook_secret {
+                Some(s) => (s.clone(), false),
+                None => (generated_secret(), true),
+            };
+            let spec = serde_json::json!({
+                "name": "demo webhook",
+                "agency": "all agencies",
+                "channel": {"type": "webhook", "url": url, "secret": secret},
+            });
+            config.subscriptions.push(
+                SubscriptionSpec::from_json(spec.to_string().as_bytes())
+                    .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?,
+            );
+            Some(if generated {
+                format!("  webhook     {url} (signing secret {secret}, generated for this run)\n")
+            } else {
+                format!("  webhook     {url} (signed with --webhook-secret)\n")
+            })
+        }
+        None => None,
+    };
     config.validate()?;
 
     let mut hub = hub::start(&config, cancel.clone()).await?;
@@ -82,6 +114,9 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
         dlq = t.dlq,
         data = config.storage.data_dir.display(),
     );
+    if let Some(note) = webhook_note {
+        println!("{note}");
+    }
 
     // Traffic: incidents at 90 % of the rate, bad records mixed in at 10 %.
     let topics = topics_of(&config);
@@ -143,6 +178,13 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
     Ok(())
 }
 
+/// A fresh `whsec_` secret: 32 random bytes.
+fn generated_secret() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// Prints alert transitions as they happen: what, where, who must act. Warnings whose
 /// interval still straddles the bar (statistically unclear) are counted, not printed,
 /// so the console shows the incidents rather than the noise of small samples.
@@ -196,6 +238,18 @@ async fn print_status(hub: &RunningHub) {
         Ok(r) => rows_as_text(&r),
         Err(e) => format!("(query failed: {e})"),
     };
+    let deliveries = if hub.dispatcher.subscriptions().is_empty() {
+        String::new()
+    } else {
+        match hub
+            .sql
+            .query("SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status")
+            .await
+        {
+            Ok(r) => format!(" | notifications: {}", rows_as_text(&r)),
+            Err(e) => format!(" | notifications: (query failed: {e})"),
+        }
+    };
     let lag: i64 = hub
         .ingest
         .progress
@@ -204,7 +258,7 @@ async fn print_status(hub: &RunningHub) {
         .filter_map(|l| l.lag())
         .sum();
     println!(
-        "[{}] ingested: {counts} | dead letters by reason: {} | alerts firing: {} | consumer lag {lag}",
+        "[{}] ingested: {counts} | dead letters by reason: {} | alerts firing: {}{deliveries} | consumer lag {lag}",
         chrono::Utc::now().format("%H:%M:%S"),
         if reasons.is_empty() {
             "none yet".to_string()

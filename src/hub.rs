@@ -7,7 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use hub_api::{ApiState, Readiness};
 use hub_ingest::{Ingest, IngestHandle, Progress};
+use hub_delivery::channel::email::EmailSender;
+use hub_delivery::channel::kafka::KafkaSink;
+use hub_delivery::channel::Channels;
+use hub_delivery::metrics::DeliveryMetrics;
+use hub_delivery::Dispatcher;
+use hub_model::handoff::TransitionHandoff;
 use hub_model::{AlertTransition, StatefulStage};
+use rdkafka::producer::FutureProducer;
 use hub_processors::metrics::{ProcessorMetrics, RuleMetrics};
 use hub_processors::rules::stage::RuleStage;
 use hub_processors::DeclarationLedger;
@@ -23,11 +30,12 @@ pub struct RunningHub {
     pub ingest: IngestHandle,
     pub sql: Arc<SqlEngine>,
     pub http_addr: std::net::SocketAddr,
-    /// Alert transitions as the rules make them (bounded: a slow reader slows the
-    /// pipeline, it does not grow memory). Take it to deliver or print them; `run`
-    /// logs them until delivery (issue 4) takes over.
+    /// Alert transitions once delivery has queued them, for printing or logging
+    /// (bounded; dropped, not waited for, when nobody reads).
     pub transitions: Option<mpsc::Receiver<AlertTransition>>,
+    pub dispatcher: Arc<Dispatcher>,
     http_task: JoinHandle<Result<(), hub_api::ApiError>>,
+    delivery_task: JoinHandle<()>,
 }
 
 /// Ready once every assigned partition is within this many messages of its end.
@@ -65,13 +73,17 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
     let rules = config.compile_rules()?;
     tracing::info!(rules = rules.len(), lateness = ?config.evaluation.allowed_lateness, "rules compiled");
     let (tx, transitions) = mpsc::channel(config.evaluation.transition_queue);
+    let handoff = Arc::new(TransitionHandoff::new());
     let rule_stage = RuleStage::new(
         rules,
         config.evaluation.clone(),
         Some(RuleMetrics::new(&registry)?),
     )
-    .with_transitions(tx);
+    .with_transitions(tx)
+    .with_handoff(handoff.clone());
     let rates = rule_stage.rates();
+    let open_alerts = rule_stage.open_alerts();
+    let dispatcher = open_dispatcher(config, &registry)?;
     let stages: Vec<Box<dyn StatefulStage>> = vec![
         Box::new(DeclarationLedger::new(
             config.ingest.declaration_retention,
@@ -88,13 +100,24 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
     .await
     .context("starting ingest")?;
 
-    let catalog = Catalog::new(ingest.tables.clone()).with_current(rates);
+    let (observer, observed) = mpsc::channel(OBSERVED_QUEUE);
+    let delivery_task = tokio::spawn(dispatcher.clone().run(
+        transitions,
+        Some(handoff),
+        Some(observer),
+        cancel.child_token(),
+    ));
+    let catalog = Catalog::new(ingest.tables.clone())
+        .with_current(rates)
+        .with_current(dispatcher.deliveries_table());
     let sql = Arc::new(SqlEngine::new(catalog, config.sql.clone(), &registry)?);
     let state = ApiState {
         registry: registry.clone(),
         sql: sql.clone(),
         readiness: Arc::new(IngestReadiness(ingest.progress.clone())),
         auth: config.auth.clone(),
+        alerts: open_alerts,
+        delivery: Some(dispatcher.clone()),
     };
     let listener = hub_api::bind(config.http.addr()?).await.with_context(|| {
         format!(
@@ -113,9 +136,43 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         ingest,
         sql,
         http_addr,
-        transitions: Some(transitions),
+        transitions: Some(observed),
+        dispatcher,
         http_task,
+        delivery_task,
     })
+}
+
+/// Transitions kept for a slow printer before they are dropped from its view.
+const OBSERVED_QUEUE: usize = 4096;
+
+/// The delivery side: stores under `<data_dir>/delivery`, the four channels.
+fn open_dispatcher(config: &HubConfig, registry: &Registry) -> Result<Arc<Dispatcher>> {
+    let d = &config.delivery;
+    let producer: FutureProducer = hub_ingest::consumer::client_config(&config.kafka)
+        .set("acks", "all")
+        .set("linger.ms", "1")
+        .set("message.timeout.ms", d.timeout.as_millis().to_string())
+        .create()
+        .context("creating the Kafka producer for the alerts topic")?;
+    let mut channels = Channels::new(d.timeout, d.alertmanager_hold)
+        .with_kafka(KafkaSink::new(producer, &config.kafka.topics.alerts));
+    if let Some(smtp) = &d.smtp {
+        channels = channels.with_email(EmailSender::new(smtp)?);
+    }
+    let dispatcher = Dispatcher::open(
+        &config.storage.data_dir.join("delivery"),
+        d.clone(),
+        &config.subscriptions,
+        channels,
+        Some(DeliveryMetrics::new(registry)?),
+    )?;
+    tracing::info!(
+        subscriptions = dispatcher.subscriptions().len(),
+        waiting = dispatcher.waiting(),
+        "alert delivery ready"
+    );
+    Ok(dispatcher)
 }
 
 impl RunningHub {
@@ -129,13 +186,20 @@ impl RunningHub {
                 Err(_) => Ok(()),
             }
         };
-        let (i, h) = tokio::join!(ingest, http);
+        let delivery = async {
+            // Ends once the pipeline has stopped (and handed off its last
+            // transitions) and the in-flight attempts are recorded.
+            if let Err(e) = self.delivery_task.await {
+                tracing::error!(error = %e, "the delivery task failed");
+            }
+        };
+        let (i, h, ()) = tokio::join!(ingest, http, delivery);
         i.context("ingest")?;
         h
     }
 }
 
-/// Logs every alert transition (until delivery channels take them over).
+/// Logs every alert transition.
 pub async fn log_transitions(mut rx: mpsc::Receiver<AlertTransition>) {
     while let Some(t) = rx.recv().await {
         tracing::info!(

@@ -1,6 +1,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use hub_delivery::DeliveryError;
 use hub_sql::SqlError;
 use thiserror::Error;
 
@@ -16,6 +17,8 @@ pub enum ApiError {
     NotFound(String),
     #[error(transparent)]
     Sql(#[from] SqlError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("HTTP server error on {addr}: {source}")]
@@ -39,6 +42,11 @@ impl ApiError {
                 SqlError::MemoryLimit { .. } | SqlError::TooManyRows(_) => {
                     StatusCode::UNPROCESSABLE_ENTITY
                 }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Delivery(e) => match e {
+                DeliveryError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                DeliveryError::NotFound { .. } => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Config(_) | ApiError::Serve { .. } => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,6 +1,7 @@
 //! The HTTP surface: `/metrics`, `/healthz`, `/readyz` and the `/api/v1` endpoints,
 //! with bearer-token auth on `/api/v1/*`.
 
+pub mod alerting;
 pub mod auth;
 pub mod error;
 pub mod format;

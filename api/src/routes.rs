@@ -7,12 +7,15 @@ use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Router};
+use hub_delivery::Dispatcher;
+use hub_model::open_alerts::OpenAlerts;
 use hub_sql::SqlEngine;
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Deserialize;
 
+use crate::alerting;
 use crate::auth::{require_bearer, AuthConfig};
 use crate::format::{encode, ResultFormat};
 use crate::health::Readiness;
@@ -24,11 +27,26 @@ pub struct ApiState {
     pub sql: Arc<SqlEngine>,
     pub readiness: Arc<dyn Readiness>,
     pub auth: AuthConfig,
+    /// The open alerts (`GET /api/v1/alerts`).
+    pub alerts: Arc<OpenAlerts>,
+    /// Subscriptions and silences; `None` where delivery does not run.
+    pub delivery: Option<Arc<Dispatcher>>,
 }
 
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/sql", post(sql))
+        .route("/alerts", get(alerting::alerts))
+        .route(
+            "/subscriptions",
+            post(alerting::create_subscription).get(alerting::list_subscriptions),
+        )
+        .route("/subscriptions/{id}", delete(alerting::delete_subscription))
+        .route(
+            "/silences",
+            post(alerting::create_silence).get(alerting::list_silences),
+        )
+        .route("/silences/{id}", delete(alerting::delete_silence))
         .route_layer(middleware::from_fn_with_state(
             state.auth.clone(),
             require_bearer,

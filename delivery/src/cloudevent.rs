@@ -6,15 +6,20 @@ use hub_model::Timestamp;
 use serde::Serialize;
 
 pub const CONTENT_TYPE: &str = "application/cloudevents+json";
+/// A grouped delivery: a JSON array of events (CloudEvents batched content mode).
+pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
+pub const FIRING: &str = "safety_hub.alert.firing";
+pub const RESOLVED: &str = "safety_hub.alert.resolved";
+pub const REMINDER: &str = "safety_hub.alert.reminder";
 
 /// The CloudEvents `type` of a transition, or `None` for transitions that are not
 /// delivered: `pending`, and a `resolved` of an alert that never fired.
 pub fn event_type(t: &AlertTransition) -> Option<&'static str> {
     match t.kind {
         TransitionKind::Pending => None,
-        TransitionKind::Firing | TransitionKind::SeverityChanged => Some("safety_hub.alert.firing"),
-        TransitionKind::Reminder => Some("safety_hub.alert.reminder"),
-        TransitionKind::Resolved => t.alert.fired_at.map(|_| "safety_hub.alert.resolved"),
+        TransitionKind::Firing | TransitionKind::SeverityChanged => Some(FIRING),
+        TransitionKind::Reminder => Some(REMINDER),
+        TransitionKind::Resolved => t.alert.fired_at.map(|_| RESOLVED),
     }
 }
 

@@ -5,9 +5,14 @@ pub enum DeliveryError {
     /// A subscription field that cannot work; `field` is its path (`channel.url`).
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
-    /// The subscription store in the data directory.
-    #[error("subscription store: {0}")]
+    /// The subscription store or the outbox in the data directory.
+    #[error("delivery store: {0}")]
     Store(String),
+    #[error("registering metric {0}")]
+    Metric(String),
+    /// No subscription or silence with this id.
+    #[error("no {what} with id `{id}`")]
+    NotFound { what: &'static str, id: String },
 }
 
 impl DeliveryError {

@@ -1,22 +1,33 @@
 //! The durable outbox: every notification for every matching subscription is written
-//! here (one redb transaction per batch of transitions) before any attempt to send it,
-//! and leaves only when delivered or refused for good. A receiver outage or a hub crash
-//! therefore loses nothing; a resend after a crash is recognised by receivers through
-//! the stable notification id.
+//! here (one durable redb transaction per batch of transitions) before any attempt to
+//! send it, and leaves only when delivered or refused for good. A receiver outage or a
+//! hub crash therefore loses nothing; a resend after a crash is recognised by receivers
+//! through the stable notification id, and the outbox itself drops a notification it
+//! already holds or delivered (the `known` table) when a replay makes it again.
+//!
+//! Each subscription is a FIFO queue keyed `(subscription id, sequence)`: its head is
+//! retried (with backoff) before anything behind it is sent, so an agency sees a
+//! firing before its resolved even across an outage. Subscriptions do not wait for
+//! each other.
 
 use std::path::Path;
 use std::time::Duration;
 
 use hub_model::Timestamp;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::DeliveryError;
 
-/// Waiting deliveries by (due time in µs, sequence).
-const OUTBOX: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("outbox");
-/// Deliveries refused for good, by (time refused in µs, sequence).
-const FAILED: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("failed");
+/// Waiting deliveries by (subscription id, sequence).
+const WAITING: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("waiting");
+/// Every (subscription, notification) ever queued, with when: duplicates are dropped.
+const KNOWN: TableDefinition<&str, i64> = TableDefinition::new("known");
+/// Finished deliveries (delivered, refused, silenced, dropped) by (finished µs, seq).
+const LOG: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// One notification for one subscription.
@@ -28,18 +39,75 @@ pub struct Delivery {
     /// `webhook`, `alertmanager`, `kafka`, `email`.
     pub channel: String,
     pub alert_id: String,
-    /// The body, made once so every retry sends (and signs) the same bytes.
+    /// The body (the CloudEvent), made once so every retry sends the same bytes.
     pub body: Vec<u8>,
     pub created_at: Timestamp,
+    /// When the next attempt is due.
+    pub due: Timestamp,
     pub attempts: u32,
     pub last_error: Option<String>,
 }
 
-/// A waiting delivery's place in the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Slot {
-    pub due: Timestamp,
-    seq: u64,
+/// How a delivery left the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Delivered,
+    /// A 4xx (other than 408/429) or a permanent SMTP error: not retried.
+    Refused,
+    /// Matched an active silence: recorded, never sent.
+    Silenced,
+    /// Its subscription was deleted while it waited.
+    Dropped,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Delivered,
+        Outcome::Refused,
+        Outcome::Silenced,
+        Outcome::Dropped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Refused => "refused",
+            Outcome::Silenced => "silenced",
+            Outcome::Dropped => "dropped",
+        }
+    }
+}
+
+/// A finished delivery, as the `deliveries` table shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub notification_id: String,
+    pub subscription_id: String,
+    pub channel: String,
+    pub alert_id: String,
+    pub outcome: Outcome,
+    pub attempts: u32,
+    /// The last error, or for `silenced` the silence id.
+    pub detail: Option<String>,
+    pub created_at: Timestamp,
+    pub finished_at: Timestamp,
+}
+
+impl Record {
+    pub fn finish(d: &Delivery, outcome: Outcome, detail: Option<String>, at: Timestamp) -> Self {
+        Record {
+            notification_id: d.notification_id.clone(),
+            subscription_id: d.subscription_id.clone(),
+            channel: d.channel.clone(),
+            alert_id: d.alert_id.clone(),
+            outcome,
+            attempts: d.attempts,
+            detail,
+            created_at: d.created_at,
+            finished_at: at,
+        }
+    }
 }
 
 /// What a delivery attempt's result means.
@@ -74,8 +142,15 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Dura
 }
 
 fn store_err(e: impl std::fmt::Display) -> DeliveryError {
-    DeliveryError::Store(e.to_string())
+    DeliveryError::Store(format!("outbox: {e}"))
 }
+
+fn known_key(d: &Delivery) -> String {
+    format!("{}\n{}", d.subscription_id, d.notification_id)
+}
+
+/// A queued delivery's place: its subscription's queue and its sequence there.
+pub type Seq = u64;
 
 pub struct Outbox {
     db: Database,
@@ -86,144 +161,214 @@ impl Outbox {
         let db = Database::create(path)
             .map_err(|e| DeliveryError::Store(format!("cannot open {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(store_err)?;
-        txn.open_table(OUTBOX).map_err(store_err)?;
-        txn.open_table(FAILED).map_err(store_err)?;
+        txn.open_table(WAITING).map_err(store_err)?;
+        txn.open_table(KNOWN).map_err(store_err)?;
+        txn.open_table(LOG).map_err(store_err)?;
         txn.open_table(META).map_err(store_err)?;
         txn.commit().map_err(store_err)?;
         Ok(Outbox { db })
     }
 
-    /// Writes `deliveries`, due at `now`, in one transaction.
-    pub fn enqueue(&self, deliveries: &[Delivery], now: Timestamp) -> Result<(), DeliveryError> {
+    /// Queues `deliveries` and records `finished` (e.g. silenced ones) in one durable
+    /// transaction; a (subscription, notification) already known is skipped. Returns
+    /// how many were queued.
+    pub fn enqueue(
+        &self,
+        deliveries: &[Delivery],
+        finished: &[Record],
+    ) -> Result<usize, DeliveryError> {
         let txn = self.db.begin_write().map_err(store_err)?;
+        let mut queued = 0;
         {
             let mut meta = txn.open_table(META).map_err(store_err)?;
             let mut seq = meta.get("seq").map_err(store_err)?.map_or(0, |v| v.value());
-            let mut t = txn.open_table(OUTBOX).map_err(store_err)?;
+            let mut waiting = txn.open_table(WAITING).map_err(store_err)?;
+            let mut known = txn.open_table(KNOWN).map_err(store_err)?;
             for d in deliveries {
+                let key = known_key(d);
+                if known.get(key.as_str()).map_err(store_err)?.is_some() {
+                    continue;
+                }
+                known
+                    .insert(key.as_str(), d.created_at.0)
+                    .map_err(store_err)?;
                 seq += 1;
                 let bytes = serde_json::to_vec(d).map_err(store_err)?;
-                t.insert((now.0, seq), bytes.as_slice())
+                waiting
+                    .insert((d.subscription_id.as_str(), seq), bytes.as_slice())
+                    .map_err(store_err)?;
+                queued += 1;
+            }
+            let mut log = txn.open_table(LOG).map_err(store_err)?;
+            for r in finished {
+                seq += 1;
+                let bytes = serde_json::to_vec(r).map_err(store_err)?;
+                log.insert((r.finished_at.0, seq), bytes.as_slice())
                     .map_err(store_err)?;
             }
             meta.insert("seq", seq).map_err(store_err)?;
         }
-        txn.commit().map_err(store_err)
+        txn.commit().map_err(store_err)?;
+        Ok(queued)
     }
 
-    /// Up to `limit` deliveries due at `now`, oldest due first.
-    pub fn due(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(Slot, Delivery)>, DeliveryError> {
+    /// Subscriptions with waiting deliveries and when each one's head is due.
+    pub fn heads(&self) -> Result<Vec<(String, Timestamp)>, DeliveryError> {
         let txn = self.db.begin_read().map_err(store_err)?;
-        let t = txn.open_table(OUTBOX).map_err(store_err)?;
+        let t = txn.open_table(WAITING).map_err(store_err)?;
         let mut out = Vec::new();
-        for entry in t
-            .range(..=(now.0, u64::MAX))
-            .map_err(store_err)?
-            .take(limit)
-        {
-            let (k, v) = entry.map_err(store_err)?;
-            let (due, seq) = k.value();
+        let mut from: Option<String> = None;
+        loop {
+            let next = match &from {
+                None => t.first().map_err(store_err)?,
+                Some(after) => {
+                    // The first key past every `(after, _)`: `after` + NUL sorts next.
+                    let bound = format!("{after}\0");
+                    let mut r = t.range((bound.as_str(), 0)..).map_err(store_err)?;
+                    r.next().transpose().map_err(store_err)?
+                }
+            };
+            let Some((k, v)) = next else { break };
+            let sub = k.value().0.to_string();
             let d: Delivery = serde_json::from_slice(v.value()).map_err(store_err)?;
-            out.push((
-                Slot {
-                    due: Timestamp(due),
-                    seq,
-                },
-                d,
-            ));
+            out.push((sub.clone(), d.due));
+            from = Some(sub);
         }
         Ok(out)
     }
 
-    /// When the next delivery is due, if any is waiting.
-    pub fn next_due(&self) -> Result<Option<Timestamp>, DeliveryError> {
+    /// The head of `subscription`'s queue and the deliveries right behind it that are
+    /// also due at `now` (at most `max`), in order; empty if the head is not due.
+    pub fn due(
+        &self,
+        subscription: &str,
+        now: Timestamp,
+        max: usize,
+    ) -> Result<Vec<(Seq, Delivery)>, DeliveryError> {
         let txn = self.db.begin_read().map_err(store_err)?;
-        let t = txn.open_table(OUTBOX).map_err(store_err)?;
-        let first = t.first().map_err(store_err)?;
-        Ok(first.map(|(k, _)| Timestamp(k.value().0)))
+        let t = txn.open_table(WAITING).map_err(store_err)?;
+        let mut out = Vec::new();
+        for entry in t
+            .range((subscription, 0)..=(subscription, u64::MAX))
+            .map_err(store_err)?
+        {
+            let (k, v) = entry.map_err(store_err)?;
+            let d: Delivery = serde_json::from_slice(v.value()).map_err(store_err)?;
+            if d.due > now || out.len() >= max {
+                break;
+            }
+            out.push((k.value().1, d));
+        }
+        Ok(out)
     }
 
-    pub fn delivered(&self, slot: Slot) -> Result<(), DeliveryError> {
-        let txn = self.db.begin_write().map_err(store_err)?;
+    /// Takes `batch` out of the queue and logs it as `outcome`. Delivered batches are
+    /// committed without an fsync (a crash may resend them, with the same ids);
+    /// refusals and drops are durable.
+    pub fn finish(
+        &self,
+        batch: &[(Seq, Delivery)],
+        outcome: Outcome,
+        detail: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), DeliveryError> {
+        let mut txn = self.db.begin_write().map_err(store_err)?;
+        if outcome == Outcome::Delivered {
+            txn.set_durability(Durability::None).map_err(store_err)?;
+        }
         {
-            let mut t = txn.open_table(OUTBOX).map_err(store_err)?;
-            t.remove((slot.due.0, slot.seq)).map_err(store_err)?;
+            let mut waiting = txn.open_table(WAITING).map_err(store_err)?;
+            let mut log = txn.open_table(LOG).map_err(store_err)?;
+            for (seq, d) in batch {
+                waiting
+                    .remove((d.subscription_id.as_str(), *seq))
+                    .map_err(store_err)?;
+                let mut d = d.clone();
+                d.attempts += 1;
+                let r = Record::finish(&d, outcome, detail.map(str::to_string), now);
+                let bytes = serde_json::to_vec(&r).map_err(store_err)?;
+                log.insert((now.0, *seq), bytes.as_slice())
+                    .map_err(store_err)?;
+            }
         }
         txn.commit().map_err(store_err)
     }
 
-    /// Moves a delivery to `due` with its attempt counted and the error kept.
+    /// Counts a failed attempt on `batch` and makes it due again at `due`.
     pub fn retry(
         &self,
-        slot: Slot,
-        d: Delivery,
+        batch: &[(Seq, Delivery)],
         error: &str,
         due: Timestamp,
     ) -> Result<(), DeliveryError> {
-        self.after_attempt(slot, d, error, OUTBOX, due)
-    }
-
-    /// Moves a delivery to the failed record (refused by the receiver).
-    pub fn refused(
-        &self,
-        slot: Slot,
-        d: Delivery,
-        error: &str,
-        now: Timestamp,
-    ) -> Result<(), DeliveryError> {
-        self.after_attempt(slot, d, error, FAILED, now)
-    }
-
-    /// Takes a delivery out of its slot and writes it, with the attempt counted and
-    /// the error kept, into `table` at `at` — one transaction.
-    fn after_attempt(
-        &self,
-        slot: Slot,
-        mut d: Delivery,
-        error: &str,
-        table: TableDefinition<(i64, u64), &[u8]>,
-        at: Timestamp,
-    ) -> Result<(), DeliveryError> {
-        d.attempts += 1;
-        d.last_error = Some(error.to_string());
-        let bytes = serde_json::to_vec(&d).map_err(store_err)?;
         let txn = self.db.begin_write().map_err(store_err)?;
         {
-            let mut waiting = txn.open_table(OUTBOX).map_err(store_err)?;
-            waiting.remove((slot.due.0, slot.seq)).map_err(store_err)?;
-        }
-        {
-            let mut t = txn.open_table(table).map_err(store_err)?;
-            t.insert((at.0, slot.seq), bytes.as_slice())
-                .map_err(store_err)?;
+            let mut waiting = txn.open_table(WAITING).map_err(store_err)?;
+            for (seq, d) in batch {
+                let mut d = d.clone();
+                d.attempts += 1;
+                d.last_error = Some(error.to_string());
+                d.due = due;
+                let bytes = serde_json::to_vec(&d).map_err(store_err)?;
+                waiting
+                    .insert((d.subscription_id.as_str(), *seq), bytes.as_slice())
+                    .map_err(store_err)?;
+            }
         }
         txn.commit().map_err(store_err)
+    }
+
+    /// Drops every waiting delivery of a deleted subscription (logged as `dropped`).
+    pub fn drop_subscription(&self, subscription: &str, now: Timestamp) -> Result<usize, DeliveryError> {
+        let batch = self.due(subscription, Timestamp(i64::MAX), usize::MAX)?;
+        if !batch.is_empty() {
+            self.finish(&batch, Outcome::Dropped, Some("subscription deleted"), now)?;
+        }
+        Ok(batch.len())
     }
 
     /// Deliveries waiting (the outbox depth).
     pub fn depth(&self) -> Result<u64, DeliveryError> {
         let txn = self.db.begin_read().map_err(store_err)?;
-        let t = txn.open_table(OUTBOX).map_err(store_err)?;
+        let t = txn.open_table(WAITING).map_err(store_err)?;
         t.len().map_err(store_err)
     }
 
-    /// The failed record, oldest first.
-    pub fn failed(&self) -> Result<Vec<(Timestamp, Delivery)>, DeliveryError> {
+    /// Every waiting delivery, by subscription then order.
+    pub fn waiting(&self) -> Result<Vec<Delivery>, DeliveryError> {
         let txn = self.db.begin_read().map_err(store_err)?;
-        let t = txn.open_table(FAILED).map_err(store_err)?;
+        let t = txn.open_table(WAITING).map_err(store_err)?;
         let mut out = Vec::new();
         for entry in t.iter().map_err(store_err)? {
-            let (k, v) = entry.map_err(store_err)?;
-            out.push((
-                Timestamp(k.value().0),
-                serde_json::from_slice(v.value()).map_err(store_err)?,
-            ));
+            let (_, v) = entry.map_err(store_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(store_err)?);
         }
         Ok(out)
+    }
+
+    /// The finished record, oldest first.
+    pub fn log(&self) -> Result<Vec<Record>, DeliveryError> {
+        let txn = self.db.begin_read().map_err(store_err)?;
+        let t = txn.open_table(LOG).map_err(store_err)?;
+        let mut out = Vec::new();
+        for entry in t.iter().map_err(store_err)? {
+            let (_, v) = entry.map_err(store_err)?;
+            out.push(serde_json::from_slice(v.value()).map_err(store_err)?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets finished records and known ids older than `before`.
+    pub fn prune(&self, before: Timestamp) -> Result<(), DeliveryError> {
+        let txn = self.db.begin_write().map_err(store_err)?;
+        {
+            let mut log = txn.open_table(LOG).map_err(store_err)?;
+            log.retain_in(..(before.0, 0), |_, _| false)
+                .map_err(store_err)?;
+            let mut known = txn.open_table(KNOWN).map_err(store_err)?;
+            known.retain(|_, t| t >= before.0).map_err(store_err)?;
+        }
+        txn.commit().map_err(store_err)
     }
 }
 
@@ -232,17 +377,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn delivery(n: u32) -> Delivery {
+    fn delivery(sub: &str, n: u32) -> Delivery {
         Delivery {
             notification_id: format!("ntf-{n}"),
-            subscription_id: "sub-1".into(),
+            subscription_id: sub.into(),
             channel: "webhook".into(),
             alert_id: "kiosk_pass_rate/market_id=M-1".into(),
             body: format!("{{\"n\": {n}}}").into_bytes(),
-            created_at: Timestamp(0),
+            created_at: Timestamp(100),
+            due: Timestamp(100),
             attempts: 0,
             last_error: None,
         }
+    }
+
+    fn ids(batch: &[(Seq, Delivery)]) -> Vec<&str> {
+        batch.iter().map(|(_, d)| d.notification_id.as_str()).collect()
     }
 
     #[test]
@@ -257,53 +407,58 @@ mod tests {
     }
 
     #[test]
-    fn deliveries_wait_retry_fail_and_survive_a_reopen() {
+    fn queues_per_subscription_in_order_with_head_of_line_retry() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outbox.redb");
         {
             let o = Outbox::open(&path).unwrap();
-            o.enqueue(&[delivery(1), delivery(2), delivery(3)], Timestamp(100))
-                .unwrap();
-            assert!(o.due(Timestamp(99), 10).unwrap().is_empty(), "not due yet");
-            let due = o.due(Timestamp(100), 10).unwrap();
+            let all = [
+                delivery("a", 1),
+                delivery("b", 2),
+                delivery("a", 3),
+                delivery("a", 4),
+            ];
+            assert_eq!(o.enqueue(&all, &[]).unwrap(), 4);
+            assert_eq!(o.enqueue(&all[..2], &[]).unwrap(), 0, "duplicates are dropped");
             assert_eq!(
-                due.iter()
-                    .map(|(_, d)| d.notification_id.as_str())
-                    .collect::<Vec<_>>(),
-                ["ntf-1", "ntf-2", "ntf-3"]
+                o.heads().unwrap(),
+                [("a".to_string(), Timestamp(100)), ("b".to_string(), Timestamp(100))]
             );
-            let (s1, d1) = due[0].clone();
-            o.delivered(s1).unwrap();
-            let (s2, d2) = due[1].clone();
-            o.retry(s2, d2, "connection refused", Timestamp(500))
+            assert!(o.due("a", Timestamp(99), 10).unwrap().is_empty(), "not due yet");
+            let a = o.due("a", Timestamp(100), 10).unwrap();
+            assert_eq!(ids(&a), ["ntf-1", "ntf-3", "ntf-4"]);
+            // The head fails: it and everything behind it wait.
+            o.retry(&a[..1], "connection refused", Timestamp(500)).unwrap();
+            assert!(o.due("a", Timestamp(499), 10).unwrap().is_empty(), "head-of-line");
+            let b = o.due("b", Timestamp(100), 10).unwrap();
+            o.finish(&b, Outcome::Refused, Some("HTTP 400"), Timestamp(101))
                 .unwrap();
-            let (s3, d3) = due[2].clone();
-            o.refused(s3, d3, "HTTP 400", Timestamp(101)).unwrap();
-            let _ = d1;
         }
         // A crash or restart: what was written is there.
         let o = Outbox::open(&path).unwrap();
-        assert_eq!(o.depth().unwrap(), 1);
-        assert_eq!(o.next_due().unwrap(), Some(Timestamp(500)));
-        assert!(o.due(Timestamp(499), 10).unwrap().is_empty());
-        let due = o.due(Timestamp(500), 10).unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.notification_id, "ntf-2");
-        assert_eq!(due[0].1.attempts, 1);
-        assert_eq!(due[0].1.last_error.as_deref(), Some("connection refused"));
+        assert_eq!(o.depth().unwrap(), 3);
+        assert_eq!(o.heads().unwrap(), [("a".to_string(), Timestamp(500))]);
+        let a = o.due("a", Timestamp(500), 1).unwrap();
+        assert_eq!(ids(&a), ["ntf-1"]);
+        assert_eq!(a[0].1.attempts, 1);
+        assert_eq!(a[0].1.last_error.as_deref(), Some("connection refused"));
+        assert_eq!(a[0].1.body, delivery("a", 1).body, "the same bytes every attempt");
+        o.finish(&a, Outcome::Delivered, None, Timestamp(501)).unwrap();
+        assert_eq!(ids(&o.due("a", Timestamp(501), 10).unwrap()), ["ntf-3", "ntf-4"]);
+        let log = o.log().unwrap();
         assert_eq!(
-            due[0].1.body,
-            delivery(2).body,
-            "the same bytes on every attempt"
+            log.iter()
+                .map(|r| (r.notification_id.as_str(), r.outcome, r.attempts))
+                .collect::<Vec<_>>(),
+            [("ntf-2", Outcome::Refused, 1), ("ntf-1", Outcome::Delivered, 2)]
         );
-        let failed = o.failed().unwrap();
-        assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].1.notification_id, "ntf-3");
-        // Sequence numbers keep counting after a reopen: no slot is reused.
-        o.enqueue(&[delivery(4)], Timestamp(100)).unwrap();
-        let due = o.due(Timestamp(1_000), 10).unwrap();
-        assert_eq!(due.len(), 2);
-        assert_ne!(due[0].0, due[1].0);
+        // Delivered ones stay known: a replay after a crash does not queue them again.
+        assert_eq!(o.enqueue(&[delivery("a", 1)], &[]).unwrap(), 0);
+        assert_eq!(o.drop_subscription("a", Timestamp(600)).unwrap(), 2);
+        assert_eq!(o.depth().unwrap(), 0);
+        o.prune(Timestamp(550)).unwrap();
+        assert_eq!(o.log().unwrap().len(), 2, "the two drops at 600 remain");
+        assert_eq!(o.enqueue(&[delivery("a", 1)], &[]).unwrap(), 1, "forgotten once pruned");
     }
 
     proptest! {

@@ -36,6 +36,7 @@ pub fn route(
             alert_id: t.alert.alert_id.clone(),
             body: body.clone(),
             created_at: now,
+            due: now,
             attempts: 0,
             last_error: None,
         })

@@ -1,15 +1,18 @@
-//! Subscriptions persisted in the data directory (`<data_dir>/delivery.redb`, an
-//! embedded ACID store). Subscriptions from the config file are kept under
-//! `cfg-<name>` ids and re-written at every start; API ones get `sub-<16 hex>` ids.
+//! Subscriptions and silences persisted in the data directory
+//! (`<data_dir>/delivery/subscriptions.redb`, an embedded ACID store). Subscriptions
+//! from the config file are kept under `cfg-<name>` ids and re-written at every start;
+//! API ones get `sub-<16 hex>` ids, silences `sil-<16 hex>`.
 
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::silence::SilenceSpec;
 use crate::subscription::SubscriptionSpec;
 use crate::DeliveryError;
 
 const SUBSCRIPTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("subscriptions");
+const SILENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("silences");
 
 pub struct SubscriptionStore {
     db: Database,
@@ -25,32 +28,67 @@ impl SubscriptionStore {
             .map_err(|e| DeliveryError::Store(format!("cannot open {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(store_err)?;
         txn.open_table(SUBSCRIPTIONS).map_err(store_err)?;
+        txn.open_table(SILENCES).map_err(store_err)?;
         txn.commit().map_err(store_err)?;
         Ok(SubscriptionStore { db })
     }
 
     /// Stores a new subscription; returns its id.
     pub fn create(&self, spec: &SubscriptionSpec) -> Result<String, DeliveryError> {
-        let id = new_id(&spec.name);
+        let id = new_id("sub", &spec.name);
         self.put(&id, spec)?;
         Ok(id)
     }
 
     /// Writes `spec` under `id` (replacing what was there).
     pub fn put(&self, id: &str, spec: &SubscriptionSpec) -> Result<(), DeliveryError> {
-        let bytes = serde_json::to_vec(spec).map_err(store_err)?;
+        self.write(SUBSCRIPTIONS, id, spec)
+    }
+
+    pub fn delete(&self, id: &str) -> Result<bool, DeliveryError> {
+        self.remove(SUBSCRIPTIONS, id)
+    }
+
+    /// Every subscription, by id.
+    pub fn list(&self) -> Result<Vec<(String, SubscriptionSpec)>, DeliveryError> {
+        self.read_all(SUBSCRIPTIONS, "subscription")
+    }
+
+    /// Stores a new silence; returns its id.
+    pub fn create_silence(&self, spec: &SilenceSpec) -> Result<String, DeliveryError> {
+        let id = new_id("sil", &spec.comment);
+        self.write(SILENCES, &id, spec)?;
+        Ok(id)
+    }
+
+    pub fn delete_silence(&self, id: &str) -> Result<bool, DeliveryError> {
+        self.remove(SILENCES, id)
+    }
+
+    /// Every stored silence (expired ones too, until deleted), by id.
+    pub fn silences(&self) -> Result<Vec<(String, SilenceSpec)>, DeliveryError> {
+        self.read_all(SILENCES, "silence")
+    }
+
+    fn write<T: serde::Serialize>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        id: &str,
+        value: &T,
+    ) -> Result<(), DeliveryError> {
+        let bytes = serde_json::to_vec(value).map_err(store_err)?;
         let txn = self.db.begin_write().map_err(store_err)?;
         {
-            let mut t = txn.open_table(SUBSCRIPTIONS).map_err(store_err)?;
+            let mut t = txn.open_table(table).map_err(store_err)?;
             t.insert(id, bytes.as_slice()).map_err(store_err)?;
         }
         txn.commit().map_err(store_err)
     }
 
-    pub fn delete(&self, id: &str) -> Result<bool, DeliveryError> {
+    fn remove(&self, table: TableDefinition<&str, &[u8]>, id: &str) -> Result<bool, DeliveryError> {
         let txn = self.db.begin_write().map_err(store_err)?;
         let removed = {
-            let mut t = txn.open_table(SUBSCRIPTIONS).map_err(store_err)?;
+            let mut t = txn.open_table(table).map_err(store_err)?;
             let removed = t.remove(id).map_err(store_err)?.is_some();
             removed
         };
@@ -58,24 +96,27 @@ impl SubscriptionStore {
         Ok(removed)
     }
 
-    /// Every subscription, by id.
-    pub fn list(&self) -> Result<Vec<(String, SubscriptionSpec)>, DeliveryError> {
+    fn read_all<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        what: &str,
+    ) -> Result<Vec<(String, T)>, DeliveryError> {
         let txn = self.db.begin_read().map_err(store_err)?;
-        let t = txn.open_table(SUBSCRIPTIONS).map_err(store_err)?;
+        let t = txn.open_table(table).map_err(store_err)?;
         let mut out = Vec::new();
         for entry in t.iter().map_err(store_err)? {
             let (k, v) = entry.map_err(store_err)?;
-            let spec: SubscriptionSpec = serde_json::from_slice(v.value()).map_err(|e| {
-                DeliveryError::Store(format!("subscription {} is unreadable: {e}", k.value()))
+            let value: T = serde_json::from_slice(v.value()).map_err(|e| {
+                DeliveryError::Store(format!("{what} {} is unreadable: {e}", k.value()))
             })?;
-            out.push((k.value().to_string(), spec));
+            out.push((k.value().to_string(), value));
         }
         Ok(out)
     }
 }
 
-/// `sub-` and 16 hex digits from the clock, a counter and the name (unique per store).
-fn new_id(name: &str) -> String {
+/// `<prefix>-` and 16 hex digits from the clock, a counter and a name (unique per store).
+fn new_id(prefix: &str, name: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -87,7 +128,7 @@ fn new_id(name: &str) -> String {
             .map_or(0, |d| d.as_nanos()),
     );
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    format!("sub-{:016x}", h.finish())
+    format!("{prefix}-{:016x}", h.finish())
 }
 
 #[cfg(test)]

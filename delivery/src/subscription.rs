@@ -176,6 +176,10 @@ pub struct SubscriptionSpec {
     #[serde(default)]
     pub filter: Filter,
     pub channel: Channel,
+    /// Hold notifications this long after the first one and send what gathered as one
+    /// delivery (like Alertmanager's `group_wait`); absent or `0s`: each at once.
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<std::time::Duration>,
 }
 
 impl SubscriptionSpec {
@@ -214,6 +218,12 @@ impl SubscriptionSpec {
             ));
         }
         self.filter.validate()?;
+        if self.group_wait.is_some_and(|w| w > std::time::Duration::from_secs(3600)) {
+            return Err(DeliveryError::invalid(
+                "group_wait",
+                "must be at most 1h (an alert should not wait longer than that)",
+            ));
+        }
         self.channel.validate()
     }
 

@@ -10,7 +10,7 @@ use hub_delivery::outbox::Verdict;
 use hub_delivery::router::route;
 use hub_delivery::signature::WebhookSecret;
 use hub_delivery::subscription::SubscriptionSpec;
-use hub_delivery::webhook;
+use hub_delivery::channel::webhook;
 use hub_model::alert::{Alert, AlertTransition, TransitionKind};
 use hub_model::Timestamp;
 
@@ -92,15 +92,15 @@ async fn a_signed_cloudevent_verifies_with_the_reference_implementation() {
     assert_eq!(deliveries.len(), 1);
     let client = reqwest::Client::new();
     let secret = WebhookSecret::parse(SECRET).unwrap();
-    let (v, why) = webhook::send(
+    let a = webhook::send(
         &client,
         &rx.url,
         &secret,
-        &deliveries[0],
+        std::slice::from_ref(&deliveries[0]),
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!(v, Verdict::Delivered, "{why:?}");
+    assert_eq!(a.verdict, Verdict::Delivered, "{:?}", a.error);
     let got = received(&rx);
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["verified"], true, "{got:?}");
@@ -110,15 +110,15 @@ async fn a_signed_cloudevent_verifies_with_the_reference_implementation() {
 
     // Signed with another key: the receiver refuses it, and a refusal is not retried.
     let other = WebhookSecret::parse("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
-    let (v, why) = webhook::send(
+    let a = webhook::send(
         &client,
         &rx.url,
         &other,
-        &deliveries[0],
+        std::slice::from_ref(&deliveries[0]),
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!((v, why.as_deref()), (Verdict::Refused, Some("HTTP 400")));
+    assert_eq!((a.verdict, a.error.as_deref()), (Verdict::Refused, Some("HTTP 400")));
     assert_eq!(received(&rx)[1]["verified"], false);
 }
 
@@ -142,14 +142,14 @@ async fn no_receiver_means_retry() {
     )
     .remove(0);
     let secret = WebhookSecret::parse(SECRET).unwrap();
-    let (v, why) = webhook::send(
+    let a = webhook::send(
         &reqwest::Client::new(),
         &format!("http://127.0.0.1:{port}/"),
         &secret,
-        &d,
+        std::slice::from_ref(&d),
         Duration::from_secs(2),
     )
     .await;
-    assert_eq!(v, Verdict::Retry);
-    assert!(why.unwrap().starts_with("no response"));
+    assert_eq!(a.verdict, Verdict::Retry);
+    assert!(a.error.unwrap().starts_with("no response"));
 }

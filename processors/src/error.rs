@@ -21,6 +21,8 @@ pub enum ProcessorError {
         table: &'static str,
         message: String,
     },
+    #[error("{missing} alert transitions were not in the delivery outbox after 30 s; the checkpoint waits for them (is the data directory's disk full or the delivery task stuck?)")]
+    Handoff { missing: u64 },
     #[error("building the {table} rows failed: {source}")]
     Arrow {
         table: &'static str,

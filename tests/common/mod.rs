@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod feeds;
+pub mod golden;
 
 use std::future::Future;
 use std::net::TcpListener;

@@ -13,6 +13,8 @@ use std::time::Instant;
 use arrow::record_batch::RecordBatch;
 use hub_model::alert::AlertTransition;
 use hub_model::alert_batch::AlertBuilder;
+use hub_model::handoff::TransitionHandoff;
+use hub_model::open_alerts::OpenAlerts;
 use hub_model::schema::Table;
 use hub_model::{ModelError, StageRows, StatefulStage, Tick, Timestamp};
 use tokio::sync::mpsc;
@@ -26,11 +28,23 @@ use crate::ProcessorError;
 
 pub const STAGE_NAME: &str = "rules";
 
+/// How long a checkpoint waits for delivery to make the transitions it covers durable.
+const HANDOFF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What the stage writes into the checkpoint.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StageSnapshot {
+    engine: EngineSnapshot,
+    open: Vec<hub_model::Alert>,
+}
+
 pub struct RuleStage {
     engine: RuleEngine,
     eval: EvaluationConfig,
     rates: Arc<RatesView>,
+    open: Arc<OpenAlerts>,
     transitions: Option<mpsc::Sender<AlertTransition>>,
+    handoff: Option<Arc<TransitionHandoff>>,
     metrics: Option<RuleMetrics>,
     wants_checkpoint: Cell<bool>,
     last_gauges: Option<Instant>,
@@ -51,7 +65,9 @@ impl RuleStage {
             engine: RuleEngine::new(rules, eval.allowed_lateness, eval.partition_idle_timeout),
             eval,
             rates: Arc::new(RatesView::default()),
+            open: Arc::new(OpenAlerts::default()),
             transitions: None,
+            handoff: None,
             metrics,
             wants_checkpoint: Cell::new(false),
             last_gauges: None,
@@ -66,9 +82,21 @@ impl RuleStage {
         self
     }
 
+    /// Makes every checkpoint wait until delivery has made the transitions sent
+    /// before it durable (ARCHITECTURE.md invariant 12).
+    pub fn with_handoff(mut self, handoff: Arc<TransitionHandoff>) -> Self {
+        self.handoff = Some(handoff);
+        self
+    }
+
     /// The `rates` table the SQL layer reads.
     pub fn rates(&self) -> Arc<RatesView> {
         self.rates.clone()
+    }
+
+    /// The alerts open now (`GET /api/v1/alerts`).
+    pub fn open_alerts(&self) -> Arc<OpenAlerts> {
+        self.open.clone()
     }
 
     pub fn engine(&self) -> &RuleEngine {
@@ -96,6 +124,7 @@ impl RuleStage {
         let transitions = self.engine.take_transitions();
         let applied = self.engine.take_applied();
         self.rates.update(self.engine.take_changed_rates());
+        self.open.apply(&transitions);
         if let Some(m) = &self.metrics {
             let now = Timestamp::now();
             for t in applied {
@@ -116,6 +145,9 @@ impl RuleStage {
                         "the transition channel is closed; alerts stay in the alerts table"
                     );
                     break;
+                }
+                if let Some(h) = &self.handoff {
+                    h.sent(1);
                 }
             }
         }
@@ -252,8 +284,16 @@ impl StatefulStage for RuleStage {
     }
 
     fn snapshot(&self) -> Result<Vec<u8>, ModelError> {
+        if let Some(h) = &self.handoff {
+            h.wait(HANDOFF_TIMEOUT)
+                .map_err(|missing| ProcessorError::Handoff { missing })?;
+        }
         self.wants_checkpoint.set(false);
-        postcard::to_allocvec(&self.engine.snapshot()).map_err(|source| {
+        let snap = StageSnapshot {
+            engine: self.engine.snapshot(),
+            open: self.open.list(None),
+        };
+        postcard::to_allocvec(&snap).map_err(|source| {
             ProcessorError::Snapshot {
                 stage: STAGE_NAME,
                 source,
@@ -263,12 +303,18 @@ impl StatefulStage for RuleStage {
     }
 
     fn restore(&mut self, snapshot: &[u8]) -> Result<(), ModelError> {
-        let snap: EngineSnapshot =
+        let snap: StageSnapshot =
             postcard::from_bytes(snapshot).map_err(|source| ProcessorError::Snapshot {
                 stage: STAGE_NAME,
                 source,
             })?;
-        self.engine.restore(snap);
+        self.engine.restore(snap.engine);
+        // Alerts of rules removed from the config close with them.
+        let names: std::collections::HashSet<&str> =
+            self.engine.rules().iter().map(|r| r.name.as_str()).collect();
+        let mut open = snap.open;
+        open.retain(|a| names.contains(a.rule.split('.').next().unwrap_or(&a.rule)));
+        self.open.replace_all(open);
         self.rates.replace_all(self.engine.all_rates());
         Ok(())
     }
