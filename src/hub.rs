@@ -83,7 +83,13 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
     .with_handoff(handoff.clone());
     let rates = rule_stage.rates();
     let open_alerts = rule_stage.open_alerts();
-    let dispatcher = open_dispatcher(config, &registry)?;
+    let rule_names: Vec<String> = rule_stage
+        .engine()
+        .rules()
+        .iter()
+        .map(|r| r.name.clone())
+        .collect();
+    let dispatcher = open_dispatcher(config, rule_names, &registry)?;
     let stages: Vec<Box<dyn StatefulStage>> = vec![
         Box::new(DeclarationLedger::new(
             config.ingest.declaration_retention,
@@ -147,7 +153,11 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
 const OBSERVED_QUEUE: usize = 4096;
 
 /// The delivery side: stores under `<data_dir>/delivery`, the four channels.
-fn open_dispatcher(config: &HubConfig, registry: &Registry) -> Result<Arc<Dispatcher>> {
+fn open_dispatcher(
+    config: &HubConfig,
+    rules: Vec<String>,
+    registry: &Registry,
+) -> Result<Arc<Dispatcher>> {
     let d = &config.delivery;
     let producer: FutureProducer = hub_ingest::consumer::client_config(&config.kafka)
         .set("acks", "all")
@@ -163,6 +173,7 @@ fn open_dispatcher(config: &HubConfig, registry: &Registry) -> Result<Arc<Dispat
     let dispatcher = Dispatcher::open(
         &config.storage.data_dir.join("delivery"),
         d.clone(),
+        rules,
         &config.subscriptions,
         channels,
         Some(DeliveryMetrics::new(registry)?),

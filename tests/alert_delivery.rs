@@ -141,6 +141,14 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     let (status, body) = post(
         &hub,
         "/api/v1/subscriptions",
+        json!({"name": "x", "agency": "a", "filter": {"rules": ["export_marking_rate"]}, "channel": {"type": "kafka"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("no rule `export_marking_rate`"), "{body}");
+    let (status, body) = post(
+        &hub,
+        "/api/v1/subscriptions",
         json!({"name": "every agency", "agency": "market_supervision",
                "channel": {"type": "webhook", "url": format!("http://127.0.0.1:{port}/hook"), "secret": SECRET}}),
     )
@@ -151,7 +159,7 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     let (status, body) = post(
         &hub,
         "/api/v1/subscriptions",
-        json!({"name": "wrong key", "agency": "customs", "filter": {"rules": ["export_marking_rate"]},
+        json!({"name": "wrong key", "agency": "customs", "filter": {"rules": ["export_batch_marking_rate", "beta_agonist_positive_rate"]},
                "channel": {"type": "webhook", "url": format!("http://127.0.0.1:{port}/hook"), "secret": OTHER_SECRET}}),
     )
     .await;
@@ -215,10 +223,6 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     })
     .await;
     assert!(got.iter().all(|id| due.contains_key(id)), "only due notifications were sent");
-    assert!(
-        receiver.requests().iter().any(|r| r["verified"] == false && r["status"] == 400),
-        "the wrong-key subscription was refused"
-    );
 
     // The deliveries table: every webhook notification delivered, retried ones show
     // their attempts, the refused subscription's are recorded as refused.
@@ -244,6 +248,10 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         ))
         .await;
     assert_eq!(v["rows"], json!([["refused", "HTTP 400"]]), "{v}");
+    assert!(
+        receiver.requests().iter().any(|r| r["verified"] == false && r["status"] == 400),
+        "the wrong-key subscription's notifications reached the receiver and were refused"
+    );
     let m = hub.metrics().await;
     for needle in [
         "hub_deliveries_total{channel=\"webhook\",outcome=\"delivered\"}",
@@ -304,4 +312,146 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
     assert!(!hub.log_text().contains("MfKQ9r8"), "a secret reached the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_subscriptions_grouping_windows_and_silences() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path()).await;
+    for feed in ["kiosk", "slaughter", "export"] {
+        broker.create_topic(&topic("grp", feed), 3);
+    }
+    broker.create_topic("grp.alerts", 3);
+    let port = free_port();
+    let receiver = Receiver::start(port, &dir.path().join("received.jsonl"));
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[subscriptions]]
+name = "Zhejiang kiosks, grouped"
+agency = "market_supervision"
+group_wait = "3s"
+filter = {{ rules = ["kiosk_pass_rate"], region_prefix = "33" }}
+channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/grouped", secret = "{SECRET}" }}
+
+[[subscriptions]]
+name = "Everything"
+agency = "all"
+channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{SECRET}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let mut hub = replay_hub(&broker, dir.path(), "grp")
+        .config_file(&config)
+        .env("HUB__KAFKA__TOPICS__ALERTS", "grp.alerts");
+    hub.start().await;
+    let subs = get(&hub, "/api/v1/subscriptions").await;
+    let ids: Vec<&str> = subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["cfg-everything", "cfg-zhejiang-kiosks-grouped"], "{subs}");
+    assert!(subs.as_array().unwrap().iter().all(|s| s["origin"] == "config"));
+    assert!(!subs.to_string().contains("MfKQ9r8"), "{subs}");
+    let r = reqwest::Client::new()
+        .delete(format!("{}/api/v1/subscriptions/cfg-everything", hub.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "config subscriptions change in the file");
+
+    // Silence the beta-agonist rule: its notifications are recorded, not sent.
+    let (status, body) = post(
+        &hub,
+        "/api/v1/silences",
+        json!({"matchers": [{"name": "rule", "value": "beta_agonist_positive_rate"}],
+               "ends_at": "2099-01-01T00:00:00Z", "created_by": "duty officer", "comment": "known incident"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let silence = body["id"].as_str().unwrap().to_string();
+    let (status, body) = post(&hub, "/api/v1/silences", json!({"matchers": [], "ends_at": "2099-01-01T00:00:00Z"})).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().starts_with("matchers"), "{body}");
+    let listed = get(&hub, "/api/v1/silences").await;
+    assert_eq!(listed[0]["id"], silence.as_str());
+    assert_eq!(listed[0]["active"], true);
+
+    let input: Vec<(String, Vec<u8>)> = events()
+        .into_iter()
+        .map(|(f, _, p)| (topic("grp", &f), p))
+        .collect();
+    produce_all(&producer(&broker.bootstrap()), &input).await;
+    close_all_partitions(&broker.bootstrap(), "grp").await;
+    wait_settled(&hub).await;
+    let due = due_notifications(&hub).await;
+    let silenced: BTreeSet<&String> = due
+        .iter()
+        .filter(|(_, alert)| alert.starts_with("beta_agonist_positive_rate/"))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!silenced.is_empty(), "the scenarios make beta-agonist alerts");
+    let v = hub
+        .sql("SELECT region_code, notification_id FROM alerts WHERE rule = 'kiosk_pass_rate' \
+              AND (kind IN ('firing', 'severity_changed', 'reminder') OR (kind = 'resolved' AND fired_at IS NOT NULL))")
+        .await;
+    let grouped_due: BTreeSet<String> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r[0].as_str().is_some_and(|c| c.starts_with("33")))
+        .map(|r| r[1].as_str().unwrap().to_string())
+        .collect();
+    assert!(grouped_due.len() >= 2, "{v}");
+
+    let rx = &receiver;
+    let (due_ref, silenced_ref, grouped_ref) = (&due, &silenced, &grouped_due);
+    let requests = wait_for("every unsilenced notification at the receiver", Duration::from_secs(120), || async move {
+        let reqs = rx.requests();
+        let ids = |path: &str| -> BTreeSet<String> {
+            reqs.iter()
+                .filter(|r| r["path"] == path && r["verified"] == true)
+                .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect()
+        };
+        let all = ids("/all");
+        let grouped = ids("/grouped");
+        let all_done = due_ref
+            .keys()
+            .filter(|id| !silenced_ref.contains(id))
+            .all(|id| all.contains(id));
+        (all_done && grouped_ref.iter().all(|id| grouped.contains(id))).then_some(reqs)
+    })
+    .await;
+    for r in requests.iter().filter(|r| r["path"] == "/all") {
+        let events = r["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "no grouping without group_wait");
+        assert!(!silenced.contains(&events[0].as_str().unwrap().to_string()), "a silenced notification was sent");
+    }
+    let grouped: Vec<&Value> = requests.iter().filter(|r| r["path"] == "/grouped").collect();
+    assert!(grouped.len() < grouped_due.len(), "grouping made fewer deliveries than notifications");
+    assert!(
+        grouped.iter().any(|r| r["content_type"] == "application/cloudevents-batch+json"
+            && r["events"].as_array().unwrap().len() > 1),
+        "a batch of several events"
+    );
+    let v = hub
+        .sql(&format!(
+            "SELECT count(*) FROM deliveries WHERE status = 'silenced' AND detail = '{silence}' AND subscription_id = 'cfg-everything'"
+        ))
+        .await;
+    assert_eq!(v["rows"][0][0].as_i64(), Some(silenced.len() as i64), "silenced ones are recorded");
+    let r = reqwest::Client::new()
+        .delete(format!("{}/api/v1/silences/{silence}", hub.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(get(&hub, "/api/v1/silences").await, json!([]));
 }

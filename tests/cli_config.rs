@@ -49,6 +49,23 @@ fn bad_configuration_is_refused_by_name() {
         .to_lowercase()
         .contains("batch_max_wait"));
 
+    // A bad subscription in the file: the field is named, the secret is not shown.
+    std::fs::write(
+        &file,
+        "[[subscriptions]]\nname = \"customs\"\nagency = \"customs\"\n\
+         channel = { type = \"webhook\", url = \"ftp://example.org/hook\", secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\" }\n",
+    )
+    .unwrap();
+    let out = hub_bin()
+        .args(["run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("subscriptions[0].channel.url"), "{err}");
+    assert!(!err.contains("MfKQ9r8"), "{err}");
+
     let out = hub_bin()
         .args(["run", "--config", "/nonexistent/hub.toml"])
         .output()

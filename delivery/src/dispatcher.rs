@@ -54,6 +54,8 @@ pub struct Dispatcher {
     pub(crate) outbox: Arc<Outbox>,
     pub(crate) channels: Channels,
     pub(crate) metrics: Option<DeliveryMetrics>,
+    /// The rules that exist: a filter naming another is refused.
+    rules: Vec<String>,
     subscriptions: RwLock<Arc<Vec<(String, SubscriptionSpec)>>>,
     silences: RwLock<Arc<Vec<Silence>>>,
     /// Open grouping windows: subscription id → when its window closes.
@@ -69,6 +71,7 @@ impl Dispatcher {
     pub fn open(
         dir: &Path,
         config: DeliveryConfig,
+        rules: Vec<String>,
         from_config: &[SubscriptionSpec],
         channels: Channels,
         metrics: Option<DeliveryMetrics>,
@@ -81,7 +84,9 @@ impl Dispatcher {
         let outbox = Arc::new(Outbox::open(&dir.join("outbox.redb"))?);
         let mut seen = std::collections::HashSet::new();
         for (i, spec) in from_config.iter().enumerate() {
-            spec.validate().map_err(|e| match e {
+            spec.validate()
+                .and_then(|()| known_rules(&rules, spec))
+                .map_err(|e| match e {
                 DeliveryError::Invalid { field, message } => DeliveryError::Invalid {
                     field: format!("subscriptions[{i}].{field}"),
                     message,
@@ -105,6 +110,7 @@ impl Dispatcher {
         }
         let d = Dispatcher {
             config,
+            rules,
             store,
             outbox,
             channels,
@@ -152,6 +158,7 @@ impl Dispatcher {
     /// `POST /api/v1/subscriptions`: the body checked, stored; returns the new id.
     pub fn create_subscription(&self, body: &[u8]) -> Result<String, DeliveryError> {
         let spec = SubscriptionSpec::from_json(body)?;
+        known_rules(&self.rules, &spec)?;
         let id = self.store.create(&spec)?;
         self.reload()?;
         tracing::info!(subscription = %id, name = %spec.name, agency = %spec.agency, channel = spec.channel.kind(), "subscription created");
@@ -254,6 +261,21 @@ impl Dispatcher {
         // The intake ends when the pipeline has stopped; the sender on `cancel`.
         cancel.cancel();
         let _ = sender.await;
+    }
+}
+
+/// Refuses a filter naming a rule that does not exist (a typo would silently match
+/// nothing).
+fn known_rules(rules: &[String], spec: &SubscriptionSpec) -> Result<(), DeliveryError> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    match spec.filter.rules.iter().find(|r| !rules.contains(r)) {
+        Some(unknown) => Err(DeliveryError::invalid(
+            "filter.rules",
+            format!("there is no rule `{unknown}`; the rules are: {}", rules.join(", ")),
+        )),
+        None => Ok(()),
     }
 }
 

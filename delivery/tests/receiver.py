@@ -3,7 +3,7 @@
 reference implementation (PyPI `standardwebhooks`, independent of the hub's code),
 answers 204 when the signature holds and 400 when it does not, and appends one JSON
 line per request to OUT: {"id", "type", "verified", "status", "events", "alerts",
-"received_at"} — `events`/`alerts`: the CloudEvent ids and subjects inside (one for a
+"received_at", "path"} — `events`/`alerts`: the CloudEvent ids and subjects inside (one for a
 single event, several for a grouped batch), `received_at`: Unix seconds.
 
 usage: receiver.py PORT SECRET OUT [FAIL_FIRST]
@@ -29,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
             seen += 1
             n = seen
         rec = {"id": self.headers.get("webhook-id"), "type": None, "verified": False,
-               "received_at": received_at}
+               "received_at": received_at, "path": self.path}
         if n <= fail_first:
             status = 503
         else:

@@ -211,6 +211,7 @@ pub struct Hub {
     pub http: String,
     pub data_dir: PathBuf,
     env: Vec<(String, String)>,
+    args: Vec<String>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -237,9 +238,16 @@ impl Hub {
             http: format!("http://127.0.0.1:{port}"),
             data_dir: data_dir.to_path_buf(),
             env,
+            args: Vec::new(),
             child: None,
             log: data_dir.with_extension("hub.log"),
         }
+    }
+
+    /// Runs with `--config <file>` (env variables still override it).
+    pub fn config_file(mut self, file: &Path) -> Self {
+        self.args = vec!["--config".into(), file.display().to_string()];
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -255,6 +263,7 @@ impl Hub {
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_safety-hub"));
         cmd.arg("run")
+            .args(&self.args)
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log));
         for (k, v) in &self.env {
