@@ -100,16 +100,22 @@ impl Alertmanager {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Every alert Alertmanager holds and has not seen end, by `alert_id` label.
+    /// Every alert Alertmanager holds and has not seen end, by `alert_id` label;
+    /// one hub alert is never more than one of them.
     async fn alerts(&self) -> BTreeMap<String, Value> {
         let r = reqwest::get(format!("{}/api/v2/alerts", self.url))
             .await
             .unwrap();
         assert!(r.status().is_success(), "{}", r.status());
         let list: Vec<Value> = r.json().await.unwrap();
-        list.into_iter()
-            .map(|a| (a["labels"]["alert_id"].as_str().unwrap().to_string(), a))
-            .collect()
+        let mut held = BTreeMap::new();
+        for a in list {
+            let id = a["labels"]["alert_id"].as_str().unwrap().to_string();
+            if let Some(other) = held.insert(id, a.clone()) {
+                panic!("two active alerts for one hub alert:\n{other}\n{a}");
+            }
+        }
+        held
     }
 }
 
@@ -173,12 +179,14 @@ async fn alertmanager_holds_firing_alerts_until_the_hub_resolves_them() {
     let dir = tempfile::tempdir().unwrap();
     let am = alertmanager(dir.path()).await;
     let client = reqwest::Client::new();
-    let now = Timestamp::now();
+    // When the hub made the notifications: in the past, as a notification's time
+    // always is once it is sent.
+    let made = Timestamp(Timestamp::now().0 - 1_200_000_000);
 
     // Firing: two alerts in one POST, the base URL with a trailing slash.
     let firing = [
-        notification(&market(), TransitionKind::Firing, 1, now),
-        notification(&region(), TransitionKind::Firing, 1, now),
+        notification(&market(), TransitionKind::Firing, 1, made),
+        notification(&region(), TransitionKind::Firing, 1, made),
     ];
     let a = alertmanager::send(&client, &format!("{}/", am.url), &firing, HOLD, TIMEOUT).await;
     assert_eq!(a.verdict, Verdict::Delivered, "{:?}", a.error);
@@ -211,7 +219,7 @@ async fn alertmanager_holds_firing_alerts_until_the_hub_resolves_them() {
     assert_eq!(m["receivers"][0]["name"], "blackhole");
     assert_near(&m["startsAt"], market().fired_at.unwrap());
     // Held open for the hold, not Alertmanager's own resolve_timeout (5 minutes).
-    assert_near(&m["endsAt"], Timestamp(now.0 + 3_600_000_000));
+    assert_near(&m["endsAt"], Timestamp(made.0 + 3_600_000_000));
     let r = &held["kiosk_region_pass_rate/region_code=3301"];
     assert_eq!(r["labels"]["severity"], "warning");
     assert_eq!(r["labels"]["region_code"], "3301");
@@ -219,13 +227,32 @@ async fn alertmanager_holds_firing_alerts_until_the_hub_resolves_them() {
     assert_eq!(r["status"]["state"], "active");
 
     // A reminder pushes the end further and carries its own notification id.
-    let later = Timestamp(now.0 + 600_000_000);
+    let later = Timestamp(made.0 + 600_000_000);
+    assert!(later < Timestamp::now());
     let reminder = [notification(&market(), TransitionKind::Reminder, 2, later)];
     let a = alertmanager::send(&client, &am.url, &reminder, HOLD, TIMEOUT).await;
     assert_eq!(a.verdict, Verdict::Delivered, "{:?}", a.error);
     let m = &am.alerts().await["kiosk_pass_rate/market_id=M-330102-003"];
     assert_near(&m["endsAt"], Timestamp(later.0 + 3_600_000_000));
     assert_eq!(m["annotations"]["notification_id"], reminder[0].id.as_str());
+
+    // The region's alert turns critical: Alertmanager then holds it as critical only
+    // (alerts() fails on a lingering warning).
+    let mut worse = region();
+    worse.severity = Severity::Critical;
+    worse.value = 0.8;
+    worse.threshold = 0.85;
+    let changed = [notification(
+        &worse,
+        TransitionKind::SeverityChanged,
+        2,
+        later,
+    )];
+    let a = alertmanager::send(&client, &am.url, &changed, HOLD, TIMEOUT).await;
+    assert_eq!(a.verdict, Verdict::Delivered, "{:?}", a.error);
+    let r = &am.alerts().await["kiosk_region_pass_rate/region_code=3301"];
+    assert_eq!(r["labels"]["severity"], "critical", "{r}");
+    assert_eq!(r["annotations"]["threshold"], "0.85");
 
     // Resolved: Alertmanager no longer lists the market's alert; the region's stays.
     let mut fixed = market();
@@ -241,10 +268,9 @@ async fn alertmanager_holds_firing_alerts_until_the_hub_resolves_them() {
         !held.contains_key("kiosk_pass_rate/market_id=M-330102-003"),
         "{held:?}"
     );
-    assert_eq!(
-        held["kiosk_region_pass_rate/region_code=3301"]["status"]["state"],
-        "active"
-    );
+    let r = &held["kiosk_region_pass_rate/region_code=3301"];
+    assert_eq!(r["status"]["state"], "active");
+    assert_eq!(r["labels"]["severity"], "critical");
 
     // A path that is not an Alertmanager's: refused, not retried.
     let a = alertmanager::send(

@@ -41,11 +41,13 @@ fn free_port() -> u16 {
 fn smtp_server(dir: &Path, args: &[&str]) -> SmtpServer {
     let check = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
-        .output();
+        .output()
+        .expect("the email tests need python3");
     assert!(
-        check.as_ref().is_ok_and(|o| o.status.success()),
+        check.status.success(),
         "the email tests need python3 with aiosmtpd: `python3 -m pip install aiosmtpd` \
-         (scripts/test installs it): {check:?}"
+         (scripts/test installs it)\n{}",
+        String::from_utf8_lossy(&check.stderr)
     );
     let port = free_port();
     let out = dir.join(format!("smtp-{port}"));
@@ -273,6 +275,28 @@ async fn smtp_refusals_are_refused_or_retried_by_their_code() {
 }
 
 #[tokio::test]
+async fn a_relay_that_stops_answering_is_retried_after_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp_server(dir.path(), &[]);
+    let config = SmtpConfig {
+        timeout: Duration::from_secs(1),
+        ..server.config()
+    };
+    let started = Instant::now();
+    let a = EmailSender::new(&config)
+        .unwrap()
+        .send(&["stall@market.example".into()], &batch()[..1])
+        .await;
+    assert_eq!(a.verdict, Verdict::Retry, "{:?}", a.error);
+    assert!(a.error.unwrap().contains("no answer within 1s"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn no_smtp_server_means_retry() {
     let config = SmtpConfig {
         port: free_port(),
@@ -314,16 +338,10 @@ fn certificates(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
         format!("{name}.key"),
         format!("{name}.csr"),
     );
+    let subject = format!("/CN=safety-hub test CA {name}");
     let mut args = vec!["req", "-x509", "-nodes", "-days", "2"];
     args.extend(ec);
-    args.extend([
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-        "-subj",
-        "/CN=safety-hub test CA",
-    ]);
+    args.extend(["-keyout", &ca_key, "-out", &ca, "-subj", &subject]);
     openssl(dir, &args);
     let mut args = vec!["req", "-nodes"];
     args.extend(ec);

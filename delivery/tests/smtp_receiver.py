@@ -7,14 +7,15 @@ written to OUT_DIR/message-<n>.json (atomically: written aside, then renamed):
 the parts' text decoded from their transfer encoding and charset.
 
 Recipients whose address starts with `reject` are refused with 550 (permanent),
-those starting with `busy` with 451 (transient).
+those starting with `busy` with 451 (transient); for those starting with `stall`
+the server never answers.
 
 usage: smtp_receiver.py PORT OUT_DIR [--starttls CERT KEY | --tls CERT KEY]
                         [--auth USER PASSWORD]
 --starttls: offer STARTTLS with this certificate; --tls: TLS from the first byte;
 --auth: require AUTH (PLAIN/LOGIN, only over TLS) with these credentials.
 """
-import argparse, itertools, json, os, ssl, threading
+import argparse, asyncio, itertools, json, os, ssl, threading
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
@@ -36,6 +37,8 @@ class Handler:
             return "550 5.1.1 no such mailbox"
         if address.startswith("busy"):
             return "451 4.3.0 mailbox busy, try again later"
+        if address.startswith("stall"):
+            await asyncio.Event().wait()
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -74,7 +77,7 @@ class Handler:
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (auth_data.login.decode(), auth_data.password.decode()) == tuple(args.auth)
-    return AuthResult(success=ok, auth_data=args.auth[0] if ok else None)
+    return AuthResult(success=ok, handled=False, auth_data=args.auth[0] if ok else None)
 
 
 kwargs = {}

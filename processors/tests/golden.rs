@@ -17,7 +17,7 @@ use hub_model::schema::Table;
 use hub_model::{
     AlertTransition, Feed, KafkaMeta, StatefulStage, Tick, Timestamp, TransitionKind, Validator,
 };
-use hub_processors::rules::config::{default_rules, EvaluationConfig, RuleSpec};
+use hub_processors::rules::config::{default_rules, EvaluationConfig, RuleSpec, Ties};
 use hub_processors::rules::rates::RateRow;
 use hub_processors::rules::rule::CompiledRule;
 use hub_processors::rules::stage::RuleStage;
@@ -54,9 +54,11 @@ fn scenario_rules(scenario: &str, lateness: Duration) -> (Vec<CompiledRule>, Eva
         let spec: RuleSpec = value.try_into().unwrap();
         specs.insert(name, spec);
     }
+    // The golden files are the exact reference: ties wait (see `eager_ties_…`).
     let eval = EvaluationConfig {
         allowed_lateness: lateness,
         idle_timeout: Duration::from_secs(3600),
+        ties: Ties::Wait,
         ..EvaluationConfig::default()
     };
     (CompiledRule::compile_all(&specs).unwrap(), eval)
@@ -139,21 +141,42 @@ struct Run {
 }
 
 fn run(scenario: &str, input: &[(Feed, Vec<u8>)], chunk: usize, lateness: Duration) -> Run {
-    let (rules, eval) = scenario_rules(scenario, lateness);
+    run_with(scenario, input, chunk, lateness, Ties::Wait).0
+}
+
+/// Also returns, per transition, the index of the micro-batch that produced it (the
+/// final flush counts as one past the last).
+fn run_with(
+    scenario: &str,
+    input: &[(Feed, Vec<u8>)],
+    chunk: usize,
+    lateness: Duration,
+    ties: Ties,
+) -> (Run, Vec<usize>) {
+    let (rules, mut eval) = scenario_rules(scenario, lateness);
+    eval.ties = ties;
     let mut stage = RuleStage::new(rules, eval, None);
     let mut transitions = Vec::new();
+    let mut produced_by = Vec::new();
+    let mut batches = 0;
     for (i, lines) in input.chunks(chunk).enumerate() {
-        transitions.extend(
-            stage
-                .process(&micro_batch(lines, i * chunk), &batch_tick())
-                .unwrap(),
-        );
+        let made = stage
+            .process(&micro_batch(lines, i * chunk), &batch_tick())
+            .unwrap();
+        produced_by.extend(std::iter::repeat_n(i, made.len()));
+        transitions.extend(made);
+        batches = i + 1;
     }
-    transitions.extend(flush(&mut stage));
-    Run {
-        transitions,
-        rates: stage.engine().all_rates(),
-    }
+    let made = flush(&mut stage);
+    produced_by.extend(std::iter::repeat_n(batches, made.len()));
+    transitions.extend(made);
+    (
+        Run {
+            transitions,
+            rates: stage.engine().all_rates(),
+        },
+        produced_by,
+    )
 }
 
 fn transition_line(t: &AlertTransition) -> String {
@@ -465,6 +488,52 @@ const SCENARIOS: [&str; 8] = [
     "throughput",
     "hold_and_late",
 ];
+
+/// `ties = "eager"` (the default outside these golden files): every alert the exact
+/// mode raises is raised too, never later in the input, and the rates end the same;
+/// with all of the (in-order) input in one micro-batch the transitions are identical.
+#[test]
+fn eager_ties_alert_no_later_and_end_in_the_same_state() {
+    let mut sooner = 0;
+    for s in SCENARIOS {
+        let input = read_input(s);
+        let (wait, wait_at) = run_with(s, &input, 16, Duration::ZERO, Ties::Wait);
+        let (eager, eager_at) = run_with(s, &input, 16, Duration::ZERO, Ties::Eager);
+        let lines = |r: &Run| {
+            let mut l = r.rates.iter().map(rate_line).collect::<Vec<_>>();
+            l.sort();
+            l
+        };
+        assert_eq!(lines(&eager), lines(&wait), "{s}: rates differ");
+        for (t, at) in wait.transitions.iter().zip(&wait_at) {
+            if t.kind != TransitionKind::Firing {
+                continue;
+            }
+            let (_, eager_batch) = eager
+                .transitions
+                .iter()
+                .zip(&eager_at)
+                .find(|(e, _)| e.notification_id == t.notification_id)
+                .unwrap_or_else(|| panic!("{s}: eager mode never raised {}", t.notification_id));
+            assert!(eager_batch <= at, "{s}: {} came later", t.notification_id);
+            sooner += usize::from(eager_batch < at);
+        }
+        let whole = |ties| {
+            run_with(s, &input, input.len(), Duration::ZERO, ties)
+                .0
+                .transitions
+                .iter()
+                .map(transition_line)
+                .collect::<Vec<_>>()
+        };
+        if s != "hold_and_late" {
+            // (That scenario has an event beyond the lateness: eager mode judges
+            // lateness per micro-batch, exact mode per row.)
+            assert_eq!(whole(Ties::Eager), whole(Ties::Wait), "{s}: one micro-batch");
+        }
+    }
+    assert!(sooner > 0, "eager mode raised some alert sooner");
+}
 
 /// Micro-batch boundaries do not change a single transition.
 #[test]

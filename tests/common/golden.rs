@@ -52,7 +52,9 @@ pub fn replay_hub(broker: &Broker, dir: &Path, name: &str) -> Hub {
         .env("HUB__EVALUATION__ALLOWED_LATENESS", "1h")
         // Replay semantics: no partition is ever idle, no wall-clock jumps.
         .env("HUB__EVALUATION__PARTITION_IDLE_TIMEOUT", "0s")
-        .env("HUB__EVALUATION__IDLE_TIMEOUT", "0s");
+        .env("HUB__EVALUATION__IDLE_TIMEOUT", "0s")
+        // Ties across partitions evaluated together whatever the arrival order.
+        .env("HUB__EVALUATION__TIES", "wait");
     for feed in ["kiosk", "slaughter", "export"] {
         h = h.env(
             &format!("HUB__KAFKA__TOPICS__{}", feed.to_uppercase()),

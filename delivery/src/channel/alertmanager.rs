@@ -4,9 +4,9 @@
 //!
 //! One hub alert is one Alertmanager alert: the labels are its identity (the rule as
 //! `alertname`, the `alert_id`, `severity`, `agency`, `feed`, and every group key such
-//! as `market_id` and `region_code`), so each (rule, group) keeps one fingerprint; the
-//! annotations carry what changes (value, threshold, samples, window, interval,
-//! evidence, the notification id).
+//! as `market_id` and `region_code`), so a (rule, group) keeps one fingerprint while
+//! its severity holds; the annotations carry what changes (value, threshold, samples,
+//! window, interval, evidence, the notification id).
 //!
 //! `startsAt` is when the alert fired (event time). `endsAt`:
 //! - resolved: the alert's `resolved_at` (or the notification's time), but never
@@ -17,14 +17,24 @@
 //!   one gets `resolve_timeout`, 5 minutes by default), while the hub only speaks
 //!   again on a transition or a reminder. The hold keeps the alert open in between,
 //!   each reminder pushes it further, and the resolved notification closes it at
-//!   once. `firing_hold` should therefore exceed the reminder interval; should the hub
-//!   fall silent for good, Alertmanager still closes the alert when the hold runs out.
+//!   once. `firing_hold` should therefore exceed the reminder interval plus the time
+//!   a notification may spend being retried (one delivered later than the hold after
+//!   it was made arrives already ended); should the hub fall silent for good,
+//!   Alertmanager still closes the alert when the hold runs out.
 //!
 //! `endsAt` is never before `startsAt` (Alertmanager refuses such an alert).
+//!
+//! Severity is a label (agencies route on it), so an alert whose severity changes
+//! (warning ↔ critical) becomes another Alertmanager alert, and the hub says nothing
+//! more about the old one. Each notification therefore also carries its alert at the
+//! other severities, ended at the notification's time: the alert at the severity it
+//! left ends at once instead of lingering until its hold runs out. Alertmanager does
+//! not notify about an alert it only ever saw ended.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use hub_model::alert::{Alert, Severity};
 use hub_model::Timestamp;
 use serde_json::{json, Map, Value};
 
@@ -63,17 +73,24 @@ fn num(v: f64) -> String {
 
 /// The `postableAlerts` body for `batch`. `generator_url`, when given, is the link
 /// Alertmanager shows as each alert's source (e.g. the hub's alerts page).
+/// Each notification gives its alert, then the same alert at the other severities,
+/// ended at the notification's time (see the module documentation).
 pub fn render(batch: &[Notification], firing_hold: Duration, generator_url: Option<&str>) -> Value {
     Value::Array(
         batch
             .iter()
-            .map(|n| one(n, firing_hold, generator_url))
+            .flat_map(|n| one(n, firing_hold, generator_url))
             .collect(),
     )
 }
 
-fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> Value {
-    let a = &n.data;
+const SEVERITIES: [Severity; 3] = [
+    Severity::Critical,
+    Severity::Warning,
+    Severity::EarlyWarning,
+];
+
+fn labels(a: &Alert, severity: Severity) -> BTreeMap<String, String> {
     let mut labels = BTreeMap::new();
     for (k, v) in &a.group {
         let mut name = label_name(k);
@@ -87,7 +104,7 @@ fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> 
     for (k, v) in [
         ("alertname", a.rule.as_str()),
         ("alert_id", a.alert_id.as_str()),
-        ("severity", a.severity.as_str()),
+        ("severity", severity.as_str()),
         ("agency", a.agency.as_str()),
         ("feed", a.feed.as_str()),
     ] {
@@ -95,7 +112,11 @@ fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> 
             labels.insert(k.to_string(), v.to_string());
         }
     }
+    labels
+}
 
+fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> Vec<Value> {
+    let a = &n.data;
     let mut annotations = Map::new();
     let mut note = |k: &str, v: String| {
         annotations.insert(k.to_string(), Value::String(v));
@@ -127,16 +148,28 @@ fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> 
     }
     .max(starts);
 
-    let mut alert = json!({
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": starts.to_rfc3339(),
-        "endsAt": ends.to_rfc3339(),
-    });
-    if let Some(url) = generator_url {
-        alert["generatorURL"] = Value::String(url.to_string());
-    }
-    alert
+    let others_end = n.time.max(starts);
+
+    let alert = |severity: Severity, ends: Timestamp| {
+        let mut alert = json!({
+            "labels": labels(a, severity),
+            "annotations": annotations,
+            "startsAt": starts.to_rfc3339(),
+            "endsAt": ends.to_rfc3339(),
+        });
+        if let Some(url) = generator_url {
+            alert["generatorURL"] = Value::String(url.to_string());
+        }
+        alert
+    };
+    std::iter::once(alert(a.severity, ends))
+        .chain(
+            SEVERITIES
+                .iter()
+                .filter(|s| **s != a.severity)
+                .map(|s| alert(*s, others_end)),
+        )
+        .collect()
 }
 
 /// `url` without credentials (`user:pass@`) or a query string, for error messages.
@@ -239,7 +272,6 @@ mod tests {
             Some("http://hub/alerts"),
         );
         let a = &v[0];
-        assert_eq!(v.as_array().unwrap().len(), 1);
         assert_eq!(
             a["labels"],
             json!({
@@ -272,6 +304,30 @@ mod tests {
         );
         // Open for the hold after the notification, not Alertmanager's resolve_timeout.
         assert_eq!(a["endsAt"], Timestamp(NOW.0 + 3_600_000_000).to_rfc3339());
+    }
+
+    #[test]
+    fn the_other_severities_of_the_alert_end_with_each_notification() {
+        let mut warning = alert();
+        warning.severity = Severity::Warning;
+        let v = render(&[notification(FIRING, warning)], HOLD, None);
+        let v = v.as_array().unwrap();
+        let severities: Vec<&str> = v
+            .iter()
+            .map(|a| a["labels"]["severity"].as_str().unwrap())
+            .collect();
+        assert_eq!(severities, ["warning", "critical", "early_warning"]);
+        assert_eq!(
+            v[0]["endsAt"],
+            Timestamp(NOW.0 + 3_600_000_000).to_rfc3339()
+        );
+        for ended in &v[1..] {
+            assert_eq!(ended["endsAt"], NOW.to_rfc3339());
+            assert_eq!(ended["startsAt"], v[0]["startsAt"]);
+            let mut labels = ended["labels"].clone();
+            labels["severity"] = v[0]["labels"]["severity"].clone();
+            assert_eq!(labels, v[0]["labels"]);
+        }
     }
 
     #[test]
@@ -348,11 +404,12 @@ mod tests {
             HOLD,
             None,
         );
+        assert_eq!(v.as_array().unwrap().len(), 6);
         assert_eq!(v[0]["labels"]["alertname"], "kiosk_pass_rate");
-        assert_eq!(v[1]["labels"]["alertname"], "kiosk_region_pass_rate");
-        assert!(v[1]["labels"].get("market_id").is_none());
+        assert_eq!(v[3]["labels"]["alertname"], "kiosk_region_pass_rate");
+        assert!(v[3]["labels"].get("market_id").is_none());
         for k in ["window", "interval", "evidence"] {
-            assert!(v[1]["annotations"].get(k).is_none(), "{k}");
+            assert!(v[3]["annotations"].get(k).is_none(), "{k}");
         }
     }
 

@@ -55,7 +55,7 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<String>,
     pub tls: SmtpTls,
-    /// For connecting and for each SMTP command.
+    /// For one message's whole exchange with the relay, connecting included.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
 }
@@ -132,6 +132,17 @@ impl SmtpConfig {
         if self.timeout.is_zero() {
             return Err(invalid("timeout", "must be more than 0s"));
         }
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        if self.password.is_some() && matches!(self.tls, SmtpTls::None) && !loopback {
+            return Err(invalid(
+                "tls",
+                "is `none` but a password is set: it would cross the network in clear text; \
+                 use tls = \"starttls\" or \"tls\"",
+            ));
+        }
         Ok(())
     }
 }
@@ -143,6 +154,7 @@ pub struct EmailSender {
     from: Mailbox,
     /// `host:port`, for error messages.
     relay: String,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for EmailSender {
@@ -188,6 +200,7 @@ impl EmailSender {
             transport: builder.build(),
             from,
             relay: format!("{host}:{}", config.port),
+            timeout: config.timeout,
         })
     }
 
@@ -217,9 +230,16 @@ impl EmailSender {
             Ok(m) => m,
             Err(e) => return Attempt::refused(format!("cannot build the message: {e}")),
         };
-        match self.transport.send(message).await {
-            Ok(_) => Attempt::delivered(),
-            Err(e) => {
+        // lettre's own timeout covers connecting only: a relay that stops answering
+        // mid-conversation would hold the send for good.
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Err(_) => Attempt::retry(format!(
+                "SMTP relay {}: no answer within {}",
+                self.relay,
+                humantime_serde::re::humantime::format_duration(self.timeout)
+            )),
+            Ok(Ok(_)) => Attempt::delivered(),
+            Ok(Err(e)) => {
                 let why = format!("SMTP relay {}: {}", self.relay, chain(&e));
                 if e.is_permanent() {
                     Attempt::refused(why)
@@ -231,7 +251,8 @@ impl EmailSender {
     }
 }
 
-/// An error with the causes its `Display` leaves out.
+/// An error with the causes its `Display` leaves out, without saying anything twice
+/// in a row (lettre nests its connection errors).
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut cause = e.source();
@@ -243,7 +264,9 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = c.source();
     }
-    s
+    let mut parts: Vec<&str> = s.split(": ").collect();
+    parts.dedup();
+    parts.join(": ")
 }
 
 /// `<ntf-…@safety-hub>`: stable for the same batch, so a resend is recognisable.
@@ -539,6 +562,7 @@ fn subject_of(n: &Notification) -> String {
     };
     let figures = match k {
         Kind::Resolved => format!("{} (bar {})", value_text(a), threshold_text(a)),
+        _ if !breaching(a) => format!("{} toward {}", value_text(a), threshold_text(a)),
         _ => format!(
             "{} {} {}",
             value_text(a),
@@ -547,6 +571,12 @@ fn subject_of(n: &Notification) -> String {
         ),
     };
     format!("{head}: {} {} — {figures}", a.rule, who(a))
+}
+
+/// Beyond the threshold; an early warning (a drift toward it) or an alert not yet
+/// clear of the hysteresis margin is not.
+fn breaching(a: &Alert) -> bool {
+    a.comparison.breaches(a.value, a.threshold)
 }
 
 /// One notification, as a heading, an optional lead sentence and labelled rows.
@@ -578,6 +608,9 @@ fn section_zh(n: &Notification) -> Section {
                 value_text(a),
                 threshold_text(a)
             ),
+            _ if !breaching(a) => {
+                format!("{}，趋近阈值 {}", value_text(a), threshold_text(a))
+            }
             _ => format!("{}，{side}阈值 {}", value_text(a), threshold_text(a)),
         },
     ));
@@ -629,6 +662,11 @@ fn section_en(n: &Notification) -> Section {
         match k {
             Kind::Resolved => format!(
                 "{} (threshold {}, back within bounds)",
+                value_text(a),
+                threshold_text(a)
+            ),
+            _ if !breaching(a) => format!(
+                "{}, trending toward the threshold {}",
                 value_text(a),
                 threshold_text(a)
             ),
@@ -692,7 +730,12 @@ pub fn escape_html(s: &str) -> String {
 fn text_block(out: &mut String, title: &str, sections: &[Section], colon: &str) {
     out.push_str(title);
     out.push('\n');
-    out.push_str(&"=".repeat(title.chars().count().min(60)));
+    // CJK characters take two columns in a monospace font.
+    let width: usize = title
+        .chars()
+        .map(|c| if c >= '\u{2E80}' { 2 } else { 1 })
+        .sum();
+    out.push_str(&"=".repeat(width.min(72)));
     out.push('\n');
     for s in sections {
         out.push('\n');
@@ -942,7 +985,14 @@ mod tests {
             "{}",
             r.text
         );
-        assert!(r.subject.contains("0.40% above 0.5%"), "{}", r.subject);
+        // A drift toward the bar is not said to be beyond it.
+        assert!(r.subject.ends_with("— 0.40% toward 0.5%"), "{}", r.subject);
+        assert!(r.text.contains("0.40%，趋近阈值 0.5%"), "{}", r.text);
+        assert!(r.text.contains("0.40%, trending toward the threshold 0.5%"));
+        assert!(!r.text.contains("above the threshold"));
+        a.value = 0.006;
+        let r = render(&[notification(FIRING, a.clone())]);
+        assert!(r.subject.contains("0.60% above 0.5%"), "{}", r.subject);
 
         a.rule = "my_rule".into();
         a.agency = "health".into();
@@ -1012,7 +1062,20 @@ mod tests {
             field(r#"{"password": "hunter2"}"#),
             "delivery.smtp.username"
         );
+        assert_eq!(
+            field(r#"{"host": "smtp.example.gov.cn", "username": "hub", "password": "hunter2"}"#),
+            "delivery.smtp.tls",
+            "no password in clear text over the network"
+        );
+        field_ok(r#"{"host": "localhost", "username": "hub", "password": "hunter2"}"#);
         assert!(EmailSender::new(&serde_json::from_str(r#"{"from": "x"}"#).unwrap()).is_err());
+    }
+
+    fn field_ok(json: &str) {
+        serde_json::from_str::<SmtpConfig>(json)
+            .unwrap()
+            .validate()
+            .unwrap();
     }
 
     #[tokio::test]

@@ -197,8 +197,29 @@ pub struct EvaluationConfig {
     /// is checkpointed at once so a replay never has to re-derive it.
     #[serde(with = "humantime_serde")]
     pub idle_step: Duration,
+    /// When an instant is evaluated: `eager` once every active partition has reached
+    /// it, `wait` once every one has moved past it. See [`Ties`].
+    pub ties: Ties,
     /// Capacity of the channel that carries alert transitions to delivery.
     pub transition_queue: usize,
+}
+
+/// Events with the same timestamp on different partitions ("ties"): feeds stamped to
+/// the second have thousands per second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ties {
+    /// Evaluate an instant as soon as every active partition has reached it; an event
+    /// with that same timestamp arriving later (in a later micro-batch) is applied then
+    /// and its groups evaluated again at that instant. Alerts follow within the
+    /// pipeline's latency; a replay may split ties differently from the live run.
+    #[default]
+    Eager,
+    /// Evaluate an instant only once every active partition has moved past it, so ties
+    /// are evaluated together whatever the arrival order (replays give identical
+    /// transitions), at the cost of up to one timestamp granule of latency (1 s for
+    /// feeds stamped to the second).
+    Wait,
 }
 
 impl Default for EvaluationConfig {
@@ -208,6 +229,7 @@ impl Default for EvaluationConfig {
             partition_idle_timeout: Duration::from_millis(500),
             idle_timeout: Duration::from_secs(5),
             idle_step: Duration::from_secs(60),
+            ties: Ties::Eager,
             transition_queue: 10_000,
         }
     }

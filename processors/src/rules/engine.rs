@@ -31,7 +31,7 @@ use arrow::datatypes::{Int32Type, Int64Type};
 
 use super::alert_text::{self, Track};
 use super::clock::{Frontier, PartitionClocks};
-use super::config::RuleKind;
+use super::config::{RuleKind, Ties};
 use super::group::{GroupState, Reading};
 use super::rates::RateRow;
 use super::rule::CompiledRule;
@@ -91,6 +91,7 @@ pub struct RuleEngine {
     rules: Vec<CompiledRule>,
     states: Vec<RuleState>,
     lateness: i64,
+    ties: Ties,
     /// Microseconds of silence after which a partition stops holding the clock back.
     partition_idle: Option<i64>,
     watermark: Option<Timestamp>,
@@ -121,6 +122,7 @@ impl RuleEngine {
                 .collect(),
             rules,
             lateness: micros(allowed_lateness),
+            ties: Ties::Wait,
             partition_idle: (!partition_idle.is_zero()).then(|| micros(partition_idle)),
             watermark: None,
             clocks: PartitionClocks::default(),
@@ -282,8 +284,21 @@ impl RuleEngine {
             // Every accepted event moves its partition's clock, whether or not a rule
             // reads it.
             self.clocks.saw(row.topic, row.partition, row.time, wall);
+            if self.ties == Ties::Wait {
+                // Row by row, so micro-batch boundaries change nothing.
+                self.advance(wall);
+            }
+        }
+        if self.ties == Ties::Eager {
+            // Once per micro-batch: ties within it are evaluated together.
             self.advance(wall);
         }
+    }
+
+    /// How instants with ties across partitions close (default here: `Wait`, exact).
+    pub fn with_ties(mut self, ties: Ties) -> Self {
+        self.ties = ties;
+        self
     }
 
     /// The consumer's current assignment and backlog (see [`PartitionClocks::assigned`]).
@@ -303,14 +318,18 @@ impl RuleEngine {
     }
 
     /// Moves the watermark as far as the partitions allow: the slowest active
-    /// partition's newest event minus the allowed lateness (strictly before it, so an
-    /// event with the same timestamp still counts as on time), or everything seen when
-    /// every partition is idle.
+    /// partition's newest event minus the allowed lateness (with `Ties::Wait` strictly
+    /// before it, so an event with the same timestamp still counts as on time), or
+    /// everything seen when every partition is idle.
     fn advance(&mut self, wall: Timestamp) {
         let target = match self.clocks.frontier(wall, self.partition_idle) {
             None => return,
             Some(Frontier::Active(t)) => {
-                Timestamp(t.0.saturating_sub(self.lateness).saturating_sub(1))
+                let reached = t.0.saturating_sub(self.lateness);
+                Timestamp(match self.ties {
+                    Ties::Eager => reached,
+                    Ties::Wait => reached.saturating_sub(1),
+                })
             }
             Some(Frontier::AllIdle(t)) => t,
         };

@@ -62,7 +62,8 @@ impl RuleStage {
     ) -> Self {
         let n = rules.len();
         RuleStage {
-            engine: RuleEngine::new(rules, eval.allowed_lateness, eval.partition_idle_timeout),
+            engine: RuleEngine::new(rules, eval.allowed_lateness, eval.partition_idle_timeout)
+                .with_ties(eval.ties),
             eval,
             rates: Arc::new(RatesView::default()),
             open: Arc::new(OpenAlerts::default()),
