@@ -12,9 +12,9 @@ use rdkafka::producer::DefaultProducerContext;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::HubConfig;
-use hub_delivery::subscription::SubscriptionSpec;
 use crate::hub::{self, RunningHub};
 use crate::simulate::{parse_duration, topics_of};
+use hub_delivery::subscription::SubscriptionSpec;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -182,7 +182,10 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
 fn generated_secret() -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 /// Prints alert transitions as they happen: what, where, who must act. Warnings whose

@@ -40,7 +40,11 @@ impl Receiver {
     fn start(port: u16, out: &Path) -> Receiver {
         let child = Command::new("python3")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("delivery/tests/receiver.py"))
-            .args([port.to_string(), SECRET.to_string(), out.display().to_string()])
+            .args([
+                port.to_string(),
+                SECRET.to_string(),
+                out.display().to_string(),
+            ])
             .spawn()
             .expect("python3 with standardwebhooks (scripts/test installs it)");
         Receiver {
@@ -137,7 +141,13 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().starts_with("filter.region_prefix"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("filter.region_prefix"),
+        "{body}"
+    );
     let (status, body) = post(
         &hub,
         "/api/v1/subscriptions",
@@ -145,7 +155,13 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("no rule `export_marking_rate`"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no rule `export_marking_rate`"),
+        "{body}"
+    );
     let (status, body) = post(
         &hub,
         "/api/v1/subscriptions",
@@ -174,7 +190,10 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     assert_eq!(status, 201, "{body}");
     let listed = get(&hub, "/api/v1/subscriptions").await;
     assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
-    assert!(!listed.to_string().contains("MfKQ9r8"), "a secret was echoed: {listed}");
+    assert!(
+        !listed.to_string().contains("MfKQ9r8"),
+        "a secret was echoed: {listed}"
+    );
 
     // The input, with the receiver down.
     let input: Vec<(String, Vec<u8>)> = events()
@@ -185,10 +204,16 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     produce_all(&producer(&broker.bootstrap()), &input[..half]).await;
     let outage_started = Instant::now();
     let h = &hub;
-    wait_for("deliveries retrying while the receiver is down", Duration::from_secs(120), || async move {
-        let v = h.sql("SELECT count(*) FROM deliveries WHERE status = 'retrying'").await;
-        (v["rows"][0][0].as_i64().unwrap_or(0) > 0).then_some(())
-    })
+    wait_for(
+        "deliveries retrying while the receiver is down",
+        Duration::from_secs(120),
+        || async move {
+            let v = h
+                .sql("SELECT count(*) FROM deliveries WHERE status = 'retrying'")
+                .await;
+            (v["rows"][0][0].as_i64().unwrap_or(0) > 0).then_some(())
+        },
+    )
     .await;
     // kill -9 with deliveries pending; they are in the outbox and go out after restart.
     hub.kill9();
@@ -197,7 +222,11 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     close_all_partitions(&broker.bootstrap(), "dlv").await;
     wait_settled(&hub).await;
     let due = due_notifications(&hub).await;
-    assert!(due.len() >= 20, "the scenarios make notifications: {}", due.len());
+    assert!(
+        due.len() >= 20,
+        "the scenarios make notifications: {}",
+        due.len()
+    );
     let waiting = hub
         .sql("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'retrying') AND channel = 'webhook'")
         .await["rows"][0][0]
@@ -211,18 +240,25 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     let receiver = Receiver::start(port, &out);
     let rx = &receiver;
     let due_ref = &due;
-    let got = wait_for("every notification at the receiver", Duration::from_secs(120), || async move {
-        let got: BTreeSet<String> = rx
-            .requests()
-            .iter()
-            .filter(|r| r["verified"] == true)
-            .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
-            .filter_map(|e| e.as_str().map(str::to_string))
-            .collect();
-        due_ref.keys().all(|id| got.contains(id)).then_some(got)
-    })
+    let got = wait_for(
+        "every notification at the receiver",
+        Duration::from_secs(120),
+        || async move {
+            let got: BTreeSet<String> = rx
+                .requests()
+                .iter()
+                .filter(|r| r["verified"] == true)
+                .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect();
+            due_ref.keys().all(|id| got.contains(id)).then_some(got)
+        },
+    )
     .await;
-    assert!(got.iter().all(|id| due.contains_key(id)), "only due notifications were sent");
+    assert!(
+        got.iter().all(|id| due.contains_key(id)),
+        "only due notifications were sent"
+    );
 
     // The deliveries table: every webhook notification delivered, retried ones show
     // their attempts, the refused subscription's are recorded as refused.
@@ -249,7 +285,10 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         .await;
     assert_eq!(v["rows"], json!([["refused", "HTTP 400"]]), "{v}");
     assert!(
-        receiver.requests().iter().any(|r| r["verified"] == false && r["status"] == 400),
+        receiver
+            .requests()
+            .iter()
+            .any(|r| r["verified"] == false && r["status"] == 400),
         "the wrong-key subscription's notifications reached the receiver and were refused"
     );
     let m = hub.metrics().await;
@@ -274,11 +313,20 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
     let mut on_topic: BTreeMap<String, String> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !due.keys().all(|id| on_topic.contains_key(id)) {
-        assert!(Instant::now() < deadline, "{} of {} notifications on the alerts topic", on_topic.len(), due.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} notifications on the alerts topic",
+            on_topic.len(),
+            due.len()
+        );
         if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await {
             let v: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
             let key = std::str::from_utf8(m.key().unwrap()).unwrap().to_string();
-            assert_eq!(v["subject"].as_str(), Some(key.as_str()), "keyed by alert id");
+            assert_eq!(
+                v["subject"].as_str(),
+                Some(key.as_str()),
+                "keyed by alert id"
+            );
             assert_eq!(v["specversion"], "1.0");
             on_topic.insert(v["id"].as_str().unwrap().to_string(), key);
         }
@@ -297,8 +345,16 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         .await["rows"][0][0]
         .as_i64()
         .unwrap();
-    assert_eq!(firing.as_array().unwrap().len() as i64, firing_sql, "{firing}");
-    assert!(firing.as_array().unwrap().iter().all(|a| a["state"] == "firing" && a["agency"].is_string()));
+    assert_eq!(
+        firing.as_array().unwrap().len() as i64,
+        firing_sql,
+        "{firing}"
+    );
+    assert!(firing
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["state"] == "firing" && a["agency"].is_string()));
     let r = reqwest::Client::new()
         .delete(format!("{}/api/v1/subscriptions/{refused_sub}", hub.http))
         .send()
@@ -311,7 +367,10 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    assert!(!hub.log_text().contains("MfKQ9r8"), "a secret reached the log");
+    assert!(
+        !hub.log_text().contains("MfKQ9r8"),
+        "a secret reached the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,15 +414,27 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["cfg-everything", "cfg-zhejiang-kiosks-grouped"], "{subs}");
-    assert!(subs.as_array().unwrap().iter().all(|s| s["origin"] == "config"));
+    assert_eq!(
+        ids,
+        ["cfg-everything", "cfg-zhejiang-kiosks-grouped"],
+        "{subs}"
+    );
+    assert!(subs
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["origin"] == "config"));
     assert!(!subs.to_string().contains("MfKQ9r8"), "{subs}");
     let r = reqwest::Client::new()
         .delete(format!("{}/api/v1/subscriptions/cfg-everything", hub.http))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 400, "config subscriptions change in the file");
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "config subscriptions change in the file"
+    );
 
     // Silence the beta-agonist rule: its notifications are recorded, not sent.
     let (status, body) = post(
@@ -375,9 +446,17 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
     .await;
     assert_eq!(status, 201, "{body}");
     let silence = body["id"].as_str().unwrap().to_string();
-    let (status, body) = post(&hub, "/api/v1/silences", json!({"matchers": [], "ends_at": "2099-01-01T00:00:00Z"})).await;
+    let (status, body) = post(
+        &hub,
+        "/api/v1/silences",
+        json!({"matchers": [], "ends_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(body["error"].as_str().unwrap().starts_with("matchers"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("matchers"),
+        "{body}"
+    );
     let listed = get(&hub, "/api/v1/silences").await;
     assert_eq!(listed[0]["id"], silence.as_str());
     assert_eq!(listed[0]["active"], true);
@@ -395,7 +474,10 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
         .filter(|(_, alert)| alert.starts_with("beta_agonist_positive_rate/"))
         .map(|(id, _)| id)
         .collect();
-    assert!(!silenced.is_empty(), "the scenarios make beta-agonist alerts");
+    assert!(
+        !silenced.is_empty(),
+        "the scenarios make beta-agonist alerts"
+    );
     let v = hub
         .sql("SELECT region_code, notification_id FROM alerts WHERE rule = 'kiosk_pass_rate' \
               AND (kind IN ('firing', 'severity_changed', 'reminder') OR (kind = 'resolved' AND fired_at IS NOT NULL))")
@@ -411,34 +493,49 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
 
     let rx = &receiver;
     let (due_ref, silenced_ref, grouped_ref) = (&due, &silenced, &grouped_due);
-    let requests = wait_for("every unsilenced notification at the receiver", Duration::from_secs(120), || async move {
-        let reqs = rx.requests();
-        let ids = |path: &str| -> BTreeSet<String> {
-            reqs.iter()
-                .filter(|r| r["path"] == path && r["verified"] == true)
-                .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
-                .filter_map(|e| e.as_str().map(str::to_string))
-                .collect()
-        };
-        let all = ids("/all");
-        let grouped = ids("/grouped");
-        let all_done = due_ref
-            .keys()
-            .filter(|id| !silenced_ref.contains(id))
-            .all(|id| all.contains(id));
-        (all_done && grouped_ref.iter().all(|id| grouped.contains(id))).then_some(reqs)
-    })
+    let requests = wait_for(
+        "every unsilenced notification at the receiver",
+        Duration::from_secs(120),
+        || async move {
+            let reqs = rx.requests();
+            let ids = |path: &str| -> BTreeSet<String> {
+                reqs.iter()
+                    .filter(|r| r["path"] == path && r["verified"] == true)
+                    .flat_map(|r| r["events"].as_array().cloned().unwrap_or_default())
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            };
+            let all = ids("/all");
+            let grouped = ids("/grouped");
+            let all_done = due_ref
+                .keys()
+                .filter(|id| !silenced_ref.contains(id))
+                .all(|id| all.contains(id));
+            (all_done && grouped_ref.iter().all(|id| grouped.contains(id))).then_some(reqs)
+        },
+    )
     .await;
     for r in requests.iter().filter(|r| r["path"] == "/all") {
         let events = r["events"].as_array().unwrap();
         assert_eq!(events.len(), 1, "no grouping without group_wait");
-        assert!(!silenced.contains(&events[0].as_str().unwrap().to_string()), "a silenced notification was sent");
+        assert!(
+            !silenced.contains(&events[0].as_str().unwrap().to_string()),
+            "a silenced notification was sent"
+        );
     }
-    let grouped: Vec<&Value> = requests.iter().filter(|r| r["path"] == "/grouped").collect();
-    assert!(grouped.len() < grouped_due.len(), "grouping made fewer deliveries than notifications");
+    let grouped: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["path"] == "/grouped")
+        .collect();
     assert!(
-        grouped.iter().any(|r| r["content_type"] == "application/cloudevents-batch+json"
-            && r["events"].as_array().unwrap().len() > 1),
+        grouped.len() < grouped_due.len(),
+        "grouping made fewer deliveries than notifications"
+    );
+    assert!(
+        grouped.iter().any(
+            |r| r["content_type"] == "application/cloudevents-batch+json"
+                && r["events"].as_array().unwrap().len() > 1
+        ),
         "a batch of several events"
     );
     let v = hub
@@ -446,7 +543,11 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
             "SELECT count(*) FROM deliveries WHERE status = 'silenced' AND detail = '{silence}' AND subscription_id = 'cfg-everything'"
         ))
         .await;
-    assert_eq!(v["rows"][0][0].as_i64(), Some(silenced.len() as i64), "silenced ones are recorded");
+    assert_eq!(
+        v["rows"][0][0].as_i64(),
+        Some(silenced.len() as i64),
+        "silenced ones are recorded"
+    );
     let r = reqwest::Client::new()
         .delete(format!("{}/api/v1/silences/{silence}", hub.http))
         .send()

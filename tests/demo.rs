@@ -74,7 +74,11 @@ fn demo_delivers_to_a_webhook_given_on_the_command_line() {
     let received = dir.path().join("received.jsonl");
     let mut receiver = Command::new("python3")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("delivery/tests/receiver.py"))
-        .args([hook_port.to_string(), SECRET.to_string(), received.display().to_string()])
+        .args([
+            hook_port.to_string(),
+            SECRET.to_string(),
+            received.display().to_string(),
+        ])
         .spawn()
         .expect("python3 with standardwebhooks (scripts/test installs it)");
     let out = Command::new(env!("CARGO_BIN_EXE_safety-hub"))
@@ -95,20 +99,35 @@ fn demo_delivers_to_a_webhook_given_on_the_command_line() {
     let _ = receiver.kill();
     let _ = receiver.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("signed with --webhook-secret"), "{stdout}");
-    assert!(!stdout.contains("MfKQ9r8"), "the given secret is not printed");
+    assert!(
+        !stdout.contains("MfKQ9r8"),
+        "the given secret is not printed"
+    );
     let requests: Vec<serde_json::Value> = std::fs::read_to_string(&received)
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(!requests.is_empty(), "nothing reached the webhook:\n{stdout}");
+    assert!(
+        !requests.is_empty(),
+        "nothing reached the webhook:\n{stdout}"
+    );
     assert!(
         requests.iter().all(|r| r["verified"] == true),
         "{requests:?}"
     );
-    assert!(requests.iter().any(|r| r["type"] == "safety_hub.alert.firing"));
-    let last = stdout.lines().rfind(|l| l.contains("notifications:")).unwrap_or("");
+    assert!(requests
+        .iter()
+        .any(|r| r["type"] == "safety_hub.alert.firing"));
+    let last = stdout
+        .lines()
+        .rfind(|l| l.contains("notifications:"))
+        .unwrap_or("");
     assert!(last.contains("delivered"), "status line: {last}\n{stdout}");
 }

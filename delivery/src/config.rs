@@ -53,7 +53,10 @@ impl DeliveryConfig {
     pub fn validate(&self) -> Result<(), DeliveryError> {
         let bad = |field: &str, message: &str| Err(DeliveryError::invalid(field, message));
         if self.source.trim().is_empty() {
-            return bad("delivery.source", "must not be empty, e.g. safety-hub/hub-1");
+            return bad(
+                "delivery.source",
+                "must not be empty, e.g. safety-hub/hub-1",
+            );
         }
         if self.timeout.is_zero() {
             return bad("delivery.timeout", "must be more than 0s");

@@ -61,8 +61,16 @@ impl CurrentTable for DeliveriesTable {
         };
         let s = StringBuilder::new;
         let ts = || TimestampMicrosecondBuilder::new().with_timezone(TIMEZONE);
-        let (mut ntf, mut sub, mut name, mut agency, mut channel, mut alert, mut status, mut detail) =
-            (s(), s(), s(), s(), s(), s(), s(), s());
+        let (
+            mut ntf,
+            mut sub,
+            mut name,
+            mut agency,
+            mut channel,
+            mut alert,
+            mut status,
+            mut detail,
+        ) = (s(), s(), s(), s(), s(), s(), s(), s());
         let mut attempts = UInt32Builder::new();
         let (mut created, mut next, mut finished) = (ts(), ts(), ts());
         let waiting = d.outbox.waiting().unwrap_or_else(|e| {
@@ -81,7 +89,11 @@ impl CurrentTable for DeliveriesTable {
             agency.append_option(who.map(|w| w.1));
             channel.append_value(&w.channel);
             alert.append_value(&w.alert_id);
-            status.append_value(if w.attempts == 0 { "pending" } else { "retrying" });
+            status.append_value(if w.attempts == 0 {
+                "pending"
+            } else {
+                "retrying"
+            });
             attempts.append_value(w.attempts);
             detail.append_option(w.last_error.as_deref());
             created.append_value(w.created_at.0);

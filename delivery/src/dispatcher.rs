@@ -77,9 +77,8 @@ impl Dispatcher {
         metrics: Option<DeliveryMetrics>,
     ) -> Result<Arc<Self>, DeliveryError> {
         config.validate()?;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DeliveryError::Store(format!("cannot create {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DeliveryError::Store(format!("cannot create {}: {e}", dir.display())))?;
         let store = SubscriptionStore::open(&dir.join("subscriptions.redb"))?;
         let outbox = Arc::new(Outbox::open(&dir.join("outbox.redb"))?);
         let mut seen = std::collections::HashSet::new();
@@ -87,17 +86,20 @@ impl Dispatcher {
             spec.validate()
                 .and_then(|()| known_rules(&rules, spec))
                 .map_err(|e| match e {
-                DeliveryError::Invalid { field, message } => DeliveryError::Invalid {
-                    field: format!("subscriptions[{i}].{field}"),
-                    message,
-                },
-                e => e,
-            })?;
+                    DeliveryError::Invalid { field, message } => DeliveryError::Invalid {
+                        field: format!("subscriptions[{i}].{field}"),
+                        message,
+                    },
+                    e => e,
+                })?;
             let id = format!("{CONFIG_PREFIX}{}", slug(&spec.name));
             if !seen.insert(id.clone()) {
                 return Err(DeliveryError::invalid(
                     format!("subscriptions[{i}].name"),
-                    format!("`{}` is used by two subscriptions; names must differ", spec.name),
+                    format!(
+                        "`{}` is used by two subscriptions; names must differ",
+                        spec.name
+                    ),
                 ));
             }
             store.put(&id, spec)?;
@@ -141,7 +143,10 @@ impl Dispatcher {
     }
 
     pub(crate) fn current_subscriptions(&self) -> Arc<Vec<(String, SubscriptionSpec)>> {
-        self.subscriptions.read().expect("subscriptions lock").clone()
+        self.subscriptions
+            .read()
+            .expect("subscriptions lock")
+            .clone()
     }
 
     pub(crate) fn current_silences(&self) -> Arc<Vec<Silence>> {
@@ -273,7 +278,10 @@ fn known_rules(rules: &[String], spec: &SubscriptionSpec) -> Result<(), Delivery
     match spec.filter.rules.iter().find(|r| !rules.contains(r)) {
         Some(unknown) => Err(DeliveryError::invalid(
             "filter.rules",
-            format!("there is no rule `{unknown}`; the rules are: {}", rules.join(", ")),
+            format!(
+                "there is no rule `{unknown}`; the rules are: {}",
+                rules.join(", ")
+            ),
         )),
         None => Ok(()),
     }
@@ -299,7 +307,10 @@ mod tests {
 
     #[test]
     fn config_ids_are_slugs() {
-        assert_eq!(slug("Hangzhou Market Supervision"), "hangzhou-market-supervision");
+        assert_eq!(
+            slug("Hangzhou Market Supervision"),
+            "hangzhou-market-supervision"
+        );
         assert_eq!(slug("杭州 市场"), "杭州-市场");
     }
 }

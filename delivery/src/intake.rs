@@ -73,7 +73,11 @@ pub(crate) async fn run(
 }
 
 /// The deliveries to queue and the silenced ones to record for `transitions`.
-fn plan(d: &Dispatcher, transitions: &[AlertTransition], now: Timestamp) -> (Vec<Delivery>, Vec<Record>) {
+fn plan(
+    d: &Dispatcher,
+    transitions: &[AlertTransition],
+    now: Timestamp,
+) -> (Vec<Delivery>, Vec<Record>) {
     let subs = d.current_subscriptions();
     let silences = d.current_silences();
     let mut queue = Vec::new();
@@ -86,7 +90,12 @@ fn plan(d: &Dispatcher, transitions: &[AlertTransition], now: Timestamp) -> (Vec
         for mut delivery in route(t, &subs, &d.config.source, now) {
             if let Some(s) = silence {
                 tracing::debug!(alert = %t.alert.alert_id, silence = %s.id, "silenced");
-                finished.push(Record::finish(&delivery, Outcome::Silenced, Some(s.id.clone()), now));
+                finished.push(Record::finish(
+                    &delivery,
+                    Outcome::Silenced,
+                    Some(s.id.clone()),
+                    now,
+                ));
                 continue;
             }
             let wait = subs

@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use hub_model::Timestamp;
 use redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition,
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 use serde::{Deserialize, Serialize};
 
@@ -319,7 +318,11 @@ impl Outbox {
     }
 
     /// Drops every waiting delivery of a deleted subscription (logged as `dropped`).
-    pub fn drop_subscription(&self, subscription: &str, now: Timestamp) -> Result<usize, DeliveryError> {
+    pub fn drop_subscription(
+        &self,
+        subscription: &str,
+        now: Timestamp,
+    ) -> Result<usize, DeliveryError> {
         let batch = self.due(subscription, Timestamp(i64::MAX), usize::MAX)?;
         if !batch.is_empty() {
             self.finish(&batch, Outcome::Dropped, Some("subscription deleted"), now)?;
@@ -392,7 +395,10 @@ mod tests {
     }
 
     fn ids(batch: &[(Seq, Delivery)]) -> Vec<&str> {
-        batch.iter().map(|(_, d)| d.notification_id.as_str()).collect()
+        batch
+            .iter()
+            .map(|(_, d)| d.notification_id.as_str())
+            .collect()
     }
 
     #[test]
@@ -419,17 +425,31 @@ mod tests {
                 delivery("a", 4),
             ];
             assert_eq!(o.enqueue(&all, &[]).unwrap(), 4);
-            assert_eq!(o.enqueue(&all[..2], &[]).unwrap(), 0, "duplicates are dropped");
+            assert_eq!(
+                o.enqueue(&all[..2], &[]).unwrap(),
+                0,
+                "duplicates are dropped"
+            );
             assert_eq!(
                 o.heads().unwrap(),
-                [("a".to_string(), Timestamp(100)), ("b".to_string(), Timestamp(100))]
+                [
+                    ("a".to_string(), Timestamp(100)),
+                    ("b".to_string(), Timestamp(100))
+                ]
             );
-            assert!(o.due("a", Timestamp(99), 10).unwrap().is_empty(), "not due yet");
+            assert!(
+                o.due("a", Timestamp(99), 10).unwrap().is_empty(),
+                "not due yet"
+            );
             let a = o.due("a", Timestamp(100), 10).unwrap();
             assert_eq!(ids(&a), ["ntf-1", "ntf-3", "ntf-4"]);
             // The head fails: it and everything behind it wait.
-            o.retry(&a[..1], "connection refused", Timestamp(500)).unwrap();
-            assert!(o.due("a", Timestamp(499), 10).unwrap().is_empty(), "head-of-line");
+            o.retry(&a[..1], "connection refused", Timestamp(500))
+                .unwrap();
+            assert!(
+                o.due("a", Timestamp(499), 10).unwrap().is_empty(),
+                "head-of-line"
+            );
             let b = o.due("b", Timestamp(100), 10).unwrap();
             o.finish(&b, Outcome::Refused, Some("HTTP 400"), Timestamp(101))
                 .unwrap();
@@ -442,15 +462,26 @@ mod tests {
         assert_eq!(ids(&a), ["ntf-1"]);
         assert_eq!(a[0].1.attempts, 1);
         assert_eq!(a[0].1.last_error.as_deref(), Some("connection refused"));
-        assert_eq!(a[0].1.body, delivery("a", 1).body, "the same bytes every attempt");
-        o.finish(&a, Outcome::Delivered, None, Timestamp(501)).unwrap();
-        assert_eq!(ids(&o.due("a", Timestamp(501), 10).unwrap()), ["ntf-3", "ntf-4"]);
+        assert_eq!(
+            a[0].1.body,
+            delivery("a", 1).body,
+            "the same bytes every attempt"
+        );
+        o.finish(&a, Outcome::Delivered, None, Timestamp(501))
+            .unwrap();
+        assert_eq!(
+            ids(&o.due("a", Timestamp(501), 10).unwrap()),
+            ["ntf-3", "ntf-4"]
+        );
         let log = o.log().unwrap();
         assert_eq!(
             log.iter()
                 .map(|r| (r.notification_id.as_str(), r.outcome, r.attempts))
                 .collect::<Vec<_>>(),
-            [("ntf-2", Outcome::Refused, 1), ("ntf-1", Outcome::Delivered, 2)]
+            [
+                ("ntf-2", Outcome::Refused, 1),
+                ("ntf-1", Outcome::Delivered, 2)
+            ]
         );
         // Delivered ones stay known: a replay after a crash does not queue them again.
         assert_eq!(o.enqueue(&[delivery("a", 1)], &[]).unwrap(), 0);
@@ -458,7 +489,11 @@ mod tests {
         assert_eq!(o.depth().unwrap(), 0);
         o.prune(Timestamp(550)).unwrap();
         assert_eq!(o.log().unwrap().len(), 2, "the two drops at 600 remain");
-        assert_eq!(o.enqueue(&[delivery("a", 1)], &[]).unwrap(), 1, "forgotten once pruned");
+        assert_eq!(
+            o.enqueue(&[delivery("a", 1)], &[]).unwrap(),
+            1,
+            "forgotten once pruned"
+        );
     }
 
     proptest! {

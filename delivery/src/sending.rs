@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use hub_model::Timestamp;
 use tokio::task::JoinSet;
-use tracing::Instrument;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::dispatcher::Dispatcher;
 use crate::outbox::{backoff, Delivery, Outcome, Seq, Verdict};
@@ -49,7 +49,11 @@ pub(crate) async fn run(d: Arc<Dispatcher>, cancel: CancellationToken) {
             if let Ok(depth) = d.outbox.depth() {
                 m.outbox_depth.set(depth as i64);
             }
-            let active = d.current_silences().iter().filter(|s| s.active(now)).count();
+            let active = d
+                .current_silences()
+                .iter()
+                .filter(|s| s.active(now))
+                .count();
             m.silences_active.set(active as i64);
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
@@ -132,7 +136,12 @@ async fn work_queue(d: Arc<Dispatcher>, sub: String) -> String {
             Verdict::Retry => {
                 let why = attempt.error.as_deref().unwrap_or("failed");
                 let attempts = batch[0].1.attempts + 1;
-                let wait = backoff(attempts, d.config.retry_base, d.config.retry_max, rand::random::<f64>());
+                let wait = backoff(
+                    attempts,
+                    d.config.retry_base,
+                    d.config.retry_max,
+                    rand::random::<f64>(),
+                );
                 tracing::info!(parent: &span, error = why, attempts, retry_in = ?wait, "delivery failed; will retry");
                 let r = d.outbox.retry(&batch, why, now.plus(wait));
                 if r.is_ok() {

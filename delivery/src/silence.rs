@@ -89,7 +89,10 @@ impl Silence {
         let de = &mut serde_json::Deserializer::from_slice(body);
         let mut spec: SilenceSpec = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            DeliveryError::invalid(if path == "." { "body".into() } else { path }, e.inner().to_string())
+            DeliveryError::invalid(
+                if path == "." { "body".into() } else { path },
+                e.inner().to_string(),
+            )
         })?;
         if spec.matchers.is_empty() {
             return Err(DeliveryError::invalid(
@@ -134,7 +137,8 @@ mod tests {
     use super::*;
 
     fn silence(json: &str) -> Result<Silence, String> {
-        Silence::from_json("sil-1".into(), json.as_bytes(), Timestamp(1_000)).map_err(|e| e.to_string())
+        Silence::from_json("sil-1".into(), json.as_bytes(), Timestamp(1_000))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -155,12 +159,30 @@ mod tests {
     #[test]
     fn bad_silences_name_the_field() {
         for (json, want) in [
-            (r#"{"matchers": [], "ends_at": "2099-01-01T00:00:00Z"}"#, "matchers:"),
-            (r#"{"matchers": [{"name": "", "value": "x"}], "ends_at": "2099-01-01T00:00:00Z"}"#, "matchers[0].name:"),
-            (r#"{"matchers": [{"name": "rule", "value": "(", "is_regex": true}], "ends_at": "2099-01-01T00:00:00Z"}"#, "matchers[0].value:"),
-            (r#"{"matchers": [{"name": "rule", "value": "x"}], "ends_at": "1970-01-01T00:00:00Z"}"#, "ends_at:"),
-            (r#"{"matchers": [{"name": "rule", "value": "x"}]}"#, "missing field `ends_at`"),
-            (r#"{"matchers": [{"name": "rule", "value": "x", "op": "="}], "ends_at": "2099-01-01T00:00:00Z"}"#, "op"),
+            (
+                r#"{"matchers": [], "ends_at": "2099-01-01T00:00:00Z"}"#,
+                "matchers:",
+            ),
+            (
+                r#"{"matchers": [{"name": "", "value": "x"}], "ends_at": "2099-01-01T00:00:00Z"}"#,
+                "matchers[0].name:",
+            ),
+            (
+                r#"{"matchers": [{"name": "rule", "value": "(", "is_regex": true}], "ends_at": "2099-01-01T00:00:00Z"}"#,
+                "matchers[0].value:",
+            ),
+            (
+                r#"{"matchers": [{"name": "rule", "value": "x"}], "ends_at": "1970-01-01T00:00:00Z"}"#,
+                "ends_at:",
+            ),
+            (
+                r#"{"matchers": [{"name": "rule", "value": "x"}]}"#,
+                "missing field `ends_at`",
+            ),
+            (
+                r#"{"matchers": [{"name": "rule", "value": "x", "op": "="}], "ends_at": "2099-01-01T00:00:00Z"}"#,
+                "op",
+            ),
         ] {
             let e = silence(json).unwrap_err();
             assert!(e.contains(want), "{json}: {e}");

@@ -178,7 +178,11 @@ pub struct SubscriptionSpec {
     pub channel: Channel,
     /// Hold notifications this long after the first one and send what gathered as one
     /// delivery (like Alertmanager's `group_wait`); absent or `0s`: each at once.
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub group_wait: Option<std::time::Duration>,
 }
 
@@ -218,7 +222,10 @@ impl SubscriptionSpec {
             ));
         }
         self.filter.validate()?;
-        if self.group_wait.is_some_and(|w| w > std::time::Duration::from_secs(3600)) {
+        if self
+            .group_wait
+            .is_some_and(|w| w > std::time::Duration::from_secs(3600))
+        {
             return Err(DeliveryError::invalid(
                 "group_wait",
                 "must be at most 1h (an alert should not wait longer than that)",

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use hub_delivery::channel::webhook;
 use hub_delivery::outbox::Verdict;
 use hub_delivery::router::route;
 use hub_delivery::signature::WebhookSecret;
 use hub_delivery::subscription::SubscriptionSpec;
-use hub_delivery::channel::webhook;
 use hub_model::alert::{Alert, AlertTransition, TransitionKind};
 use hub_model::Timestamp;
 
@@ -118,7 +118,10 @@ async fn a_signed_cloudevent_verifies_with_the_reference_implementation() {
         Duration::from_secs(5),
     )
     .await;
-    assert_eq!((a.verdict, a.error.as_deref()), (Verdict::Refused, Some("HTTP 400")));
+    assert_eq!(
+        (a.verdict, a.error.as_deref()),
+        (Verdict::Refused, Some("HTTP 400"))
+    );
     assert_eq!(received(&rx)[1]["verified"], false);
 }
 

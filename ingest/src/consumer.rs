@@ -183,6 +183,15 @@ pub fn create_consumer(
         )
         .set("enable.partition.eof", "false")
         .set("queued.max.messages.kbytes", "65536")
+        // A broker that holds a fetch for its whole max wait when only some partitions
+        // have data (tansu does) would add up to librdkafka's 500 ms to every alert.
+        .set(
+            "fetch.wait.max.ms",
+            kafka
+                .client
+                .get("fetch.wait.max.ms")
+                .map_or("50", String::as_str),
+        )
         .create_with_context(context)?;
     let topics = kafka.topics.feeds();
     consumer.subscribe(&topics)?;

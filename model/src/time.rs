@@ -27,7 +27,10 @@ impl Timestamp {
 
     /// `self` plus `d`, saturating.
     pub fn plus(self, d: std::time::Duration) -> Self {
-        Timestamp(self.0.saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)))
+        Timestamp(
+            self.0
+                .saturating_add(i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+        )
     }
 
     pub fn micros(self) -> i64 {

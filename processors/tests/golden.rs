@@ -529,7 +529,11 @@ fn eager_ties_alert_no_later_and_end_in_the_same_state() {
         if s != "hold_and_late" {
             // (That scenario has an event beyond the lateness: eager mode judges
             // lateness per micro-batch, exact mode per row.)
-            assert_eq!(whole(Ties::Eager), whole(Ties::Wait), "{s}: one micro-batch");
+            assert_eq!(
+                whole(Ties::Eager),
+                whole(Ties::Wait),
+                "{s}: one micro-batch"
+            );
         }
     }
     assert!(sooner > 0, "eager mode raised some alert sooner");

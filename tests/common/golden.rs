@@ -133,4 +133,3 @@ pub fn count_sql_inner() -> &'static str {
     "(SELECT count(DISTINCT event_id) FROM kiosk_results) + (SELECT count(DISTINCT event_id) FROM slaughter_reports) \
      + (SELECT count(DISTINCT event_id) FROM export_declarations)"
 }
-

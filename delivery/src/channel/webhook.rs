@@ -32,7 +32,11 @@ pub fn envelope(batch: &[Delivery]) -> (String, &'static str, Vec<u8>) {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    (format!("ntf-batch-{h:016x}-{}", batch.len()), BATCH_CONTENT_TYPE, body)
+    (
+        format!("ntf-batch-{h:016x}-{}", batch.len()),
+        BATCH_CONTENT_TYPE,
+        body,
+    )
 }
 
 /// POSTs `batch` to `url`, signed with `secret`.

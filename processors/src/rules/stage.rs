@@ -311,8 +311,12 @@ impl StatefulStage for RuleStage {
             })?;
         self.engine.restore(snap.engine);
         // Alerts of rules removed from the config close with them.
-        let names: std::collections::HashSet<&str> =
-            self.engine.rules().iter().map(|r| r.name.as_str()).collect();
+        let names: std::collections::HashSet<&str> = self
+            .engine
+            .rules()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         let mut open = snap.open;
         open.retain(|a| names.contains(a.rule.split('.').next().unwrap_or(&a.rule)));
         self.open.replace_all(open);
