@@ -205,6 +205,7 @@ impl Dispatcher {
             });
         }
         self.reload()?;
+        self.windows.lock().expect("windows lock").remove(id);
         let dropped = self.outbox.drop_subscription(id, Timestamp::now())?;
         tracing::info!(subscription = %id, dropped, "subscription deleted");
         Ok(())

@@ -200,6 +200,15 @@ impl Outbox {
             }
             let mut log = txn.open_table(LOG).map_err(store_err)?;
             for r in finished {
+                // A silenced notification is known too: a replay after the silence
+                // ended must not send it.
+                let key = format!("{}\n{}", r.subscription_id, r.notification_id);
+                if known.get(key.as_str()).map_err(store_err)?.is_some() {
+                    continue;
+                }
+                known
+                    .insert(key.as_str(), r.created_at.0)
+                    .map_err(store_err)?;
                 seq += 1;
                 let bytes = serde_json::to_vec(r).map_err(store_err)?;
                 log.insert((r.finished_at.0, seq), bytes.as_slice())
@@ -261,9 +270,11 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Takes `batch` out of the queue and logs it as `outcome`. Delivered batches are
-    /// committed without an fsync (a crash may resend them, with the same ids);
-    /// refusals and drops are durable.
+    /// Takes `batch` out of the queue and logs it as `outcome` (rows no longer queued —
+    /// dropped meanwhile — are left alone). Delivered batches are committed without an
+    /// fsync: they become durable with the next durable commit (any enqueue, retry,
+    /// refusal or drop), so a crash resends at most what was delivered since then,
+    /// with the same ids. Refusals and drops are durable.
     pub fn finish(
         &self,
         batch: &[(Seq, Delivery)],
@@ -279,9 +290,13 @@ impl Outbox {
             let mut waiting = txn.open_table(WAITING).map_err(store_err)?;
             let mut log = txn.open_table(LOG).map_err(store_err)?;
             for (seq, d) in batch {
-                waiting
+                let removed = waiting
                     .remove((d.subscription_id.as_str(), *seq))
-                    .map_err(store_err)?;
+                    .map_err(store_err)?
+                    .is_some();
+                if !removed {
+                    continue; // already finished (its subscription was deleted meanwhile)
+                }
                 let mut d = d.clone();
                 d.attempts += 1;
                 let r = Record::finish(&d, outcome, detail.map(str::to_string), now);
@@ -304,6 +319,10 @@ impl Outbox {
         {
             let mut waiting = txn.open_table(WAITING).map_err(store_err)?;
             for (seq, d) in batch {
+                let key = (d.subscription_id.as_str(), *seq);
+                if waiting.get(key).map_err(store_err)?.is_none() {
+                    continue; // dropped meanwhile (its subscription was deleted)
+                }
                 let mut d = d.clone();
                 d.attempts += 1;
                 d.last_error = Some(error.to_string());
@@ -493,6 +512,40 @@ mod tests {
             o.enqueue(&[delivery("a", 1)], &[]).unwrap(),
             1,
             "forgotten once pruned"
+        );
+    }
+
+    #[test]
+    fn an_attempt_ending_after_its_subscription_was_dropped_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(&dir.path().join("outbox.redb")).unwrap();
+        o.enqueue(&[delivery("a", 1), delivery("a", 2)], &[])
+            .unwrap();
+        let in_flight = o.due("a", Timestamp(100), 1).unwrap();
+        assert_eq!(o.drop_subscription("a", Timestamp(150)).unwrap(), 2);
+        // The attempt that was in flight fails, or succeeds: neither resurrects it.
+        o.retry(&in_flight, "HTTP 503", Timestamp(500)).unwrap();
+        assert_eq!(o.depth().unwrap(), 0);
+        o.finish(&in_flight, Outcome::Delivered, None, Timestamp(160))
+            .unwrap();
+        let log = o.log().unwrap();
+        assert_eq!(log.len(), 2, "logged once, as dropped: {log:?}");
+        assert!(log.iter().all(|r| r.outcome == Outcome::Dropped));
+    }
+
+    #[test]
+    fn silenced_notifications_are_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(&dir.path().join("outbox.redb")).unwrap();
+        let d = delivery("a", 1);
+        let silenced = Record::finish(&d, Outcome::Silenced, Some("sil-1".into()), Timestamp(100));
+        o.enqueue(&[], std::slice::from_ref(&silenced)).unwrap();
+        o.enqueue(&[], &[silenced]).unwrap();
+        assert_eq!(o.log().unwrap().len(), 1, "recorded once");
+        assert_eq!(
+            o.enqueue(&[d], &[]).unwrap(),
+            0,
+            "a replay after the silence ended does not send it"
         );
     }
 

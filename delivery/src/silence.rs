@@ -107,7 +107,7 @@ impl Silence {
             ));
         }
         let starts = *spec.starts_at.get_or_insert(now);
-        if spec.ends_at <= starts {
+        if spec.ends_at <= starts || spec.ends_at <= now {
             return Err(DeliveryError::invalid(
                 "ends_at",
                 "must be after starts_at (and after now)",

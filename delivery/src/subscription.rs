@@ -97,20 +97,36 @@ impl std::fmt::Debug for Channel {
 }
 
 fn http_url(field: &str, url: &str) -> Result<(), DeliveryError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host)
-            if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) =>
-        {
-            Ok(())
-        }
-        _ => Err(DeliveryError::invalid(
+    let shown = redact_url(url);
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| DeliveryError::invalid(field, format!("`{shown}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(DeliveryError::invalid(
             field,
-            format!("`{url}` is not an http:// or https:// URL"),
-        )),
+            format!("`{shown}` is not an http:// or https:// URL with a host"),
+        ));
     }
+    Ok(())
+}
+
+/// A URL as logs, errors and the API show it: credentials (`user:pass@`) and the query
+/// string (which often carries a token) hidden — `https://…@host/path?…`.
+pub fn redact_url(url: &str) -> String {
+    let (base, rest) = match url.find(['?', '#']) {
+        Some(i) => (&url[..i], "?…"),
+        None => (url, ""),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, after)) => {
+            let (authority, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://…@{host}{path}"),
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
+    };
+    format!("{base}{rest}")
 }
 
 impl Channel {
@@ -129,12 +145,12 @@ impl Channel {
                         "name at least one address",
                     ));
                 }
-                match to.iter().find(|a| {
-                    let mut parts = a.split('@');
-                    !(parts.next().is_some_and(|l| !l.is_empty())
-                        && parts.next().is_some_and(|d| d.contains('.'))
-                        && parts.next().is_none())
-                }) {
+                // The check the sender itself makes, so an address accepted here is
+                // one it can send to.
+                match to
+                    .iter()
+                    .find(|a| a.parse::<lettre::message::Mailbox>().is_err() || !a.contains('.'))
+                {
                     Some(bad) => Err(DeliveryError::invalid(
                         "channel.to",
                         format!("`{bad}` is not an e-mail address"),
@@ -154,12 +170,16 @@ impl Channel {
         }
     }
 
-    /// The channel as the API shows it: the webhook secret is never echoed back.
+    /// The channel as the API shows it: the webhook secret is never echoed back, nor
+    /// credentials or query strings in URLs.
     pub fn redacted(&self) -> Channel {
         match self {
             Channel::Webhook { url, .. } => Channel::Webhook {
-                url: url.clone(),
+                url: redact_url(url),
                 secret: "whsec_…(hidden)".into(),
+            },
+            Channel::Alertmanager { url } => Channel::Alertmanager {
+                url: redact_url(url),
             },
             other => other.clone(),
         }
@@ -273,6 +293,14 @@ mod tests {
         assert!(!format!("{s:?}").contains("MfKQ"), "Debug hides the secret");
         let shown = serde_json::to_string(&s.channel.redacted()).unwrap();
         assert!(!shown.contains("MfKQ"), "{shown}");
+        assert_eq!(
+            redact_url("https://example.org/hook"),
+            "https://example.org/hook"
+        );
+        assert_eq!(
+            redact_url("https://user:pw@example.org:8443/hook?token=abc"),
+            "https://…@example.org:8443/hook?…"
+        );
     }
 
     #[test]
@@ -410,6 +438,16 @@ mod tests {
             e.starts_with("channel.secret:") && !e.contains("tooSHORT"),
             "{e}"
         );
+        let e = spec(r#"{"name": "n", "agency": "a", "channel": {"type": "webhook", "url": "https://u:pw@h:99999/x?token=abc", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}"#).unwrap_err();
+        assert!(
+            e.starts_with("channel.url:") && !e.contains("pw") && !e.contains("abc"),
+            "{e}"
+        );
+        let e = spec(
+            r#"{"name": "n", "agency": "a", "channel": {"type": "email", "to": ["a b@x.org"]}}"#,
+        )
+        .unwrap_err();
+        assert!(e.starts_with("channel.to:"), "{e}");
         let e = spec(r#"{"name": "n", "agency": "a", "channel": {"type": "webhook", "url": "http://h/x", "secret": 12345678}}"#).unwrap_err();
         assert!(e.starts_with("channel") && !e.contains("12345678"), "{e}");
     }

@@ -23,6 +23,8 @@ pub enum ProcessorError {
     },
     #[error("{missing} alert transitions were not in the delivery outbox after 30 s; the checkpoint waits for them (is the data directory's disk full or the delivery task stuck?)")]
     Handoff { missing: u64 },
+    #[error("alert delivery has stopped (see the error before this one); stopping the pipeline so that no checkpoint passes alerts that were not queued for delivery")]
+    DeliveryStopped,
     #[error("building the {table} rows failed: {source}")]
     Arrow {
         table: &'static str,

@@ -38,8 +38,10 @@ use hub_model::alert::{Alert, Severity};
 use hub_model::Timestamp;
 use serde_json::{json, Map, Value};
 
+use crate::channel::webhook::error_chain;
 use crate::channel::Attempt;
 use crate::notification::Notification;
+use crate::subscription::redact_url;
 
 /// The labels that identify an alert; a group key with one of these names is
 /// labelled `group_<name>` instead.
@@ -172,34 +174,6 @@ fn one(n: &Notification, firing_hold: Duration, generator_url: Option<&str>) -> 
         .collect()
 }
 
-/// `url` without credentials (`user:pass@`) or a query string, for error messages.
-fn redact(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_string(),
-    }
-}
-
-/// An error with its causes: `error sending request: … : Connection refused`.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cause = c.source();
-    }
-    s
-}
-
 /// POSTs `batch` to `<base_url>/api/v2/alerts`. A 2xx is delivered; 408, 429 and 5xx
 /// are retried; any other status (Alertmanager answers 400 for an alert it cannot
 /// take) is a refusal, with Alertmanager's reason in the error.
@@ -228,8 +202,8 @@ pub async fn send(
         }
         Err(e) => Attempt::retry(format!(
             "no response from {}: {}",
-            redact(&url),
-            chain(&e.without_url())
+            redact_url(&url),
+            error_chain(&e.without_url())
         )),
     }
 }
@@ -416,9 +390,9 @@ mod tests {
     #[test]
     fn credentials_and_queries_stay_out_of_error_messages() {
         assert_eq!(
-            redact("https://u:p@am.example:9093/api/v2/alerts?x=1"),
-            "https://am.example:9093/api/v2/alerts"
+            redact_url("https://u:p@am.example:9093/api/v2/alerts?x=1"),
+            "https://…@am.example:9093/api/v2/alerts?…"
         );
-        assert_eq!(redact("http://am:9093"), "http://am:9093");
+        assert_eq!(redact_url("http://am:9093"), "http://am:9093");
     }
 }

@@ -241,7 +241,12 @@ impl EmailSender {
             Ok(Ok(_)) => Attempt::delivered(),
             Ok(Err(e)) => {
                 let why = format!("SMTP relay {}: {}", self.relay, chain(&e));
-                if e.is_permanent() {
+                // 530/534/535: the hub's credentials, not the message, are at fault;
+                // keep the notifications until the configuration is fixed.
+                let auth = e
+                    .status()
+                    .is_some_and(|c| matches!(c.to_string().as_str(), "530" | "534" | "535"));
+                if e.is_permanent() && !auth {
                     Attempt::refused(why)
                 } else {
                     Attempt::retry(why)

@@ -64,10 +64,11 @@ impl KafkaSink {
                 .headers(headers);
             if let Err((e, _)) = self.producer.send(record, timeout).await {
                 return match e {
+                    // Only what no retry can fix; an authorisation error is the hub's
+                    // configuration (an ACL), fixed without losing what waits.
                     KafkaError::MessageProduction(
                         RDKafkaErrorCode::MessageSizeTooLarge
-                        | RDKafkaErrorCode::InvalidMessageSize
-                        | RDKafkaErrorCode::TopicAuthorizationFailed,
+                        | RDKafkaErrorCode::InvalidMessageSize,
                     ) => Attempt::refused(format!("{}: {e}", self.topic)),
                     e => Attempt::retry(format!("{}: {e}", self.topic)),
                 };

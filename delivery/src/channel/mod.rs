@@ -67,8 +67,14 @@ pub struct Channels {
 
 impl Channels {
     pub fn new(timeout: Duration, alertmanager_hold: Duration) -> Self {
+        // No redirects: a 301/302 would turn the POST into a body-less GET whose 2xx
+        // would count as delivered. A redirect is a refusal: fix the URL.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a default HTTP client builds");
         Channels {
-            http: reqwest::Client::new(),
+            http,
             timeout,
             alertmanager_hold,
             kafka: None,

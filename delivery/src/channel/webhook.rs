@@ -9,6 +9,7 @@ use crate::channel::Attempt;
 use crate::cloudevent::{BATCH_CONTENT_TYPE, CONTENT_TYPE};
 use crate::outbox::Delivery;
 use crate::signature::WebhookSecret;
+use crate::subscription::redact_url;
 
 /// The `webhook-id`, content type and body for a batch of one or more deliveries.
 pub fn envelope(batch: &[Delivery]) -> (String, &'static str, Vec<u8>) {
@@ -64,13 +65,34 @@ pub async fn send(
         .await;
     match result {
         Ok(r) => Attempt::from_status(r.status().as_u16()),
-        Err(e) => Attempt::retry(format!("no response from {}: {e}", redact_url(url))),
+        // A request that cannot even be built (a URL reqwest refuses) will not work
+        // on a retry either. reqwest's error text carries the URL: left out.
+        Err(e) if e.is_builder() => Attempt::refused(format!(
+            "cannot send to {}: {}",
+            redact_url(url),
+            e.without_url()
+        )),
+        Err(e) => Attempt::retry(format!(
+            "no response from {}: {}",
+            redact_url(url),
+            error_chain(&e.without_url())
+        )),
     }
 }
 
-/// The URL without its query string (which may carry a token).
-pub fn redact_url(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
+/// An error and its causes (reqwest's `Display` leaves out "connection refused").
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
+    s
 }
 
 #[cfg(test)]
@@ -103,6 +125,5 @@ mod tests {
         assert_eq!(v.as_array().unwrap().len(), 2);
         assert_eq!(id, envelope(&[d("n1"), d("n2")]).0);
         assert_ne!(id, envelope(&[d("n2"), d("n1")]).0);
-        assert_eq!(redact_url("https://h/x?token=abc"), "https://h/x");
     }
 }

@@ -142,10 +142,9 @@ impl RuleStage {
         if let Some(tx) = &self.transitions {
             for t in &transitions {
                 if tx.blocking_send(t.clone()).is_err() {
-                    tracing::debug!(
-                        "the transition channel is closed; alerts stay in the alerts table"
-                    );
-                    break;
+                    // Delivery has stopped: going on would checkpoint past alerts no
+                    // outbox holds. Stop instead; a restart re-derives them.
+                    return Err(ProcessorError::DeliveryStopped);
                 }
                 if let Some(h) = &self.handoff {
                     h.sent(1);
