@@ -20,14 +20,14 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OTHER_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-/// How long the receiver stays down (150 s; `HUB_TEST_OUTAGE_SECS` shortens it
+/// How long the receiver stays down (3 minutes; `HUB_TEST_OUTAGE_SECS` shortens it
 /// while developing).
 fn outage() -> Duration {
     Duration::from_secs(
         std::env::var("HUB_TEST_OUTAGE_SECS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(150),
+            .unwrap_or(180),
     )
 }
 
