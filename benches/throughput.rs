@@ -7,7 +7,13 @@
 //! produced up front. Then, in turn: a bare `StreamConsumer` that only counts messages
 //! and bytes, and the hub's full ingest (decode, validate, dedup, Arrow, archive,
 //! checkpoints, in-process) each drain all N from offset 0 under their own group id.
-//! Each drain is timed from start to the last message processed; bare, hub, bare again.
+//! Each drain is timed from start to the last message processed; bare, hub, hub with
+//! rules, hub with rules while an analyst query loops, bare again.
+//!
+//! The heavy query (issue 5, "a heavy analyst query cannot starve ingest"): a
+//! self-join aggregation over `kiosk_results` (every market's tests against every
+//! other test of its market), run back to back on the SQL pool (default limits:
+//! 2 threads, 512 MiB, 30 s) for the whole drain.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -37,6 +43,8 @@ async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
         .set("group.id", group)
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // The hub's setting (tansu holds a fetch for the whole max wait).
+        .set("fetch.wait.max.ms", "50")
         .create()
         .unwrap();
     c.subscribe(&["kiosk.results", "slaughter.reports", "export.declarations"])
@@ -54,7 +62,21 @@ async fn bare_drain(bootstrap: &str, group: &str) -> Duration {
 
 /// The hub's ingest; with `rules`, also the stages `safety-hub run` has (the export
 /// ledger and every built-in rule).
+const HEAVY_QUERY: &str = "SELECT a.market_id, count(*) AS pairs, avg(length(b.sample_name)) AS l \
+     FROM kiosk_results a JOIN kiosk_results b ON a.market_id = b.market_id \
+     GROUP BY a.market_id ORDER BY pairs DESC LIMIT 10";
+
 async fn hub_drain(bootstrap: &str, group: &str, rules: bool) -> Duration {
+    hub_drain_with(bootstrap, group, rules, false).await.0
+}
+
+/// Also returns how many heavy queries ran (and how many failed, e.g. on the limits).
+async fn hub_drain_with(
+    bootstrap: &str,
+    group: &str,
+    rules: bool,
+    heavy: bool,
+) -> (Duration, usize, usize) {
     let dir = tempfile::tempdir().unwrap();
     let mut kafka = KafkaConfig {
         brokers: bootstrap.into(),
@@ -90,6 +112,27 @@ async fn hub_drain(bootstrap: &str, group: &str, rules: bool) -> Duration {
         .start(stages, &registry, cancel.clone())
         .await
         .unwrap();
+    let queries = heavy.then(|| {
+        let engine = std::sync::Arc::new(
+            hub_sql::SqlEngine::new(
+                hub_sql::Catalog::new(handle.tables.clone()),
+                hub_sql::SqlConfig::default(),
+                &registry,
+            )
+            .unwrap(),
+        );
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let (mut ran, mut failed) = (0, 0);
+            while !stop.is_cancelled() {
+                ran += 1;
+                if engine.query(HEAVY_QUERY).await.is_err() {
+                    failed += 1;
+                }
+            }
+            (ran, failed)
+        })
+    });
     loop {
         let done: i64 = handle.progress.offsets().iter().map(|(_, _, o)| *o).sum();
         if done as usize >= N {
@@ -100,7 +143,11 @@ async fn hub_drain(bootstrap: &str, group: &str, rules: bool) -> Duration {
     let took = started.elapsed();
     cancel.cancel();
     handle.wait().await.unwrap();
-    took
+    let (ran, failed) = match queries {
+        Some(q) => q.await.unwrap(),
+        None => (0, 0),
+    };
+    (took, ran, failed)
 }
 
 #[tokio::main]
@@ -196,6 +243,11 @@ async fn main() {
         "hub ingest + rules      {:>10.0} messages/s",
         rate(hub_rules)
     );
+    let (hub_heavy, ran, failed) = hub_drain_with(&bootstrap, "bench-hub-heavy", true, true).await;
+    println!(
+        "hub + rules + queries  {:>10.0} messages/s ({ran} heavy queries, {failed} stopped by a limit)",
+        rate(hub_heavy)
+    );
     let bare2 = bare_drain(&bootstrap, "bench-bare-2").await;
     println!(
         "bare rdkafka consumer   {:>10.0} messages/s (again)",
@@ -206,6 +258,10 @@ async fn main() {
     println!(
         "ratio hub+rules / bare  {:>10.2}",
         rate(hub_rules) / best_bare
+    );
+    println!(
+        "ratio with / without the heavy query {:>6.2}",
+        rate(hub_heavy) / rate(hub_rules)
     );
     let _ = broker.kill();
     let _ = broker.wait();
