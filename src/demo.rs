@@ -21,6 +21,9 @@ pub struct DemoArgs {
     /// HTTP address of the hub (metrics, health, SQL API).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http: String,
+    /// PostgreSQL wire address of the hub (psql, BI tools).
+    #[arg(long, default_value = "127.0.0.1:5433")]
+    pub pg: String,
     /// Simulated messages per second, all feeds together.
     #[arg(long, default_value_t = 200.0)]
     pub rate: f64,
@@ -59,6 +62,7 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
             .with_context(|| format!("creating topic {topic}"))?;
     }
     config.http.listen = args.http.clone();
+    config.sql.pg_listen = args.pg.clone();
     config.storage.roll_interval = Duration::from_secs(5);
     // Without --data-dir the archive lives in a temporary directory removed at exit.
     let _temp;
@@ -106,6 +110,7 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
         "\n  broker      {brokers} (topics {kiosk}, {slaughter}, {export}, {dlq})\n  \
          data dir    {data}\n  metrics     {url}/metrics\n  health      {url}/healthz  {url}/readyz\n  \
          SQL (HTTP)  curl -s {url}/api/v1/sql -d '{{\"sql\": \"SELECT reason_class, count(*) FROM dead_letters GROUP BY 1\"}}'\n  \
+         SQL (psql)  psql -h {pg_host} -p {pg_port} -U hub -c 'SELECT rule, count(*) FROM rates GROUP BY rule'\n  \
          SQL (CLI)   safety-hub sql --url {url} \"SELECT market_id, count(*) AS tests, avg(CASE WHEN result = 'pass' THEN 1.0 ELSE 0.0 END) AS pass_rate FROM kiosk_results WHERE result <> 'invalid' GROUP BY market_id ORDER BY pass_rate LIMIT 5\"\n",
         brokers = config.kafka.brokers,
         kiosk = t.kiosk,
@@ -113,6 +118,8 @@ pub async fn run(args: DemoArgs, cancel: CancellationToken) -> Result<()> {
         export = t.export,
         dlq = t.dlq,
         data = config.storage.data_dir.display(),
+        pg_host = hub.pg_addr.ip(),
+        pg_port = hub.pg_addr.port(),
     );
     if let Some(note) = webhook_note {
         println!("{note}");

@@ -30,6 +30,8 @@ pub struct RunningHub {
     pub ingest: IngestHandle,
     pub sql: Arc<SqlEngine>,
     pub http_addr: std::net::SocketAddr,
+    /// Where the PostgreSQL wire endpoint listens.
+    pub pg_addr: std::net::SocketAddr,
     /// Alert transitions once delivery has queued them, for printing or logging
     /// (bounded; dropped, not waited for, when nobody reads).
     pub transitions: Option<mpsc::Receiver<AlertTransition>>,
@@ -132,16 +134,38 @@ pub async fn start(config: &HubConfig, cancel: CancellationToken) -> Result<Runn
         )
     })?;
     let http_addr = listener.local_addr()?;
+    let pg_listener = tokio::net::TcpListener::bind(&config.sql.pg_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on sql.pg_listen = {} (in use? pick another port)",
+                config.sql.pg_listen
+            )
+        })?;
+    let pg_addr = pg_listener.local_addr()?;
+    let tokens: Option<hub_sql::pg::TokenCheck> = if config.auth.is_open() {
+        None
+    } else {
+        let auth = config.auth.clone();
+        Some(Arc::new(move |password: &str| auth.accepts(password)))
+    };
+    tokio::spawn(hub_sql::pg::serve(
+        pg_listener,
+        sql.clone(),
+        tokens,
+        cancel.clone(),
+    ));
     let http_task = tokio::spawn(hub_api::serve(
         listener,
         hub_api::router(state),
         cancel.clone(),
     ));
-    tracing::info!(http = %http_addr, brokers = %config.kafka.brokers, data_dir = %config.storage.data_dir.display(), "safety-hub running");
+    tracing::info!(http = %http_addr, postgres = %pg_addr, brokers = %config.kafka.brokers, data_dir = %config.storage.data_dir.display(), "safety-hub running");
     Ok(RunningHub {
         ingest,
         sql,
         http_addr,
+        pg_addr,
         transitions: Some(observed),
         dispatcher,
         http_task,

@@ -16,6 +16,8 @@ fn demo_shows_ingest_and_dead_letters_within_30_seconds() {
             "25s",
             "--http",
             &format!("127.0.0.1:{port}"),
+            "--pg",
+            "127.0.0.1:0",
         ])
         .env("RUST_LOG", "warn")
         .output()
@@ -88,6 +90,8 @@ fn demo_delivers_to_a_webhook_given_on_the_command_line() {
             "25s",
             "--http",
             &format!("127.0.0.1:{port}"),
+            "--pg",
+            "127.0.0.1:0",
             "--webhook",
             &format!("http://127.0.0.1:{hook_port}/hook"),
             "--webhook-secret",

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod guard;
 pub mod metrics;
+pub mod pg;
 pub mod table;
 
 pub use catalog::Catalog;

@@ -209,6 +209,8 @@ pub async fn produce_all(producer: &FutureProducer, messages: &[(String, Vec<u8>
 /// The `safety-hub run` binary as a child process with an env-only configuration.
 pub struct Hub {
     pub http: String,
+    /// The PostgreSQL wire port on 127.0.0.1.
+    pub pg_port: u16,
     pub data_dir: PathBuf,
     env: Vec<(String, String)>,
     args: Vec<String>,
@@ -219,6 +221,7 @@ pub struct Hub {
 impl Hub {
     pub fn new(bootstrap: &str, data_dir: &Path, group: &str) -> Hub {
         let port = free_port();
+        let pg_port = free_port();
         let env = vec![
             ("HUB__KAFKA__BROKERS".to_string(), bootstrap.to_string()),
             ("HUB__KAFKA__GROUP_ID".to_string(), group.to_string()),
@@ -230,12 +233,13 @@ impl Hub {
             ("HUB__HTTP__LISTEN".to_string(), format!("127.0.0.1:{port}")),
             (
                 "HUB__SQL__PG_LISTEN".to_string(),
-                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{pg_port}"),
             ),
             ("RUST_LOG".to_string(), "info".to_string()),
         ];
         Hub {
             http: format!("http://127.0.0.1:{port}"),
+            pg_port,
             data_dir: data_dir.to_path_buf(),
             env,
             args: Vec::new(),
