@@ -80,6 +80,16 @@ async fn post(hub: &Hub, path: &str, body: Value) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+async fn delete(hub: &Hub, path: &str) -> u16 {
+    reqwest::Client::new()
+        .delete(format!("{}{path}", hub.http))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn get(hub: &Hub, path: &str) -> Value {
     reqwest::get(format!("{}{path}", hub.http))
         .await
@@ -355,18 +365,14 @@ async fn a_receiver_outage_and_a_kill_9_lose_no_notification() {
         .unwrap()
         .iter()
         .all(|a| a["state"] == "firing" && a["agency"].is_string()));
-    let r = reqwest::Client::new()
-        .delete(format!("{}/api/v1/subscriptions/{refused_sub}", hub.http))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
-    let r = reqwest::Client::new()
-        .delete(format!("{}/api/v1/subscriptions/{refused_sub}", hub.http))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
+    assert_eq!(
+        delete(&hub, &format!("/api/v1/subscriptions/{refused_sub}")).await,
+        204
+    );
+    assert_eq!(
+        delete(&hub, &format!("/api/v1/subscriptions/{refused_sub}")).await,
+        404
+    );
     assert!(
         !hub.log_text().contains("MfKQ9r8"),
         "a secret reached the log"
@@ -425,13 +431,8 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
         .iter()
         .all(|s| s["origin"] == "config"));
     assert!(!subs.to_string().contains("MfKQ9r8"), "{subs}");
-    let r = reqwest::Client::new()
-        .delete(format!("{}/api/v1/subscriptions/cfg-everything", hub.http))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        r.status().as_u16(),
+        delete(&hub, "/api/v1/subscriptions/cfg-everything").await,
         400,
         "config subscriptions change in the file"
     );
@@ -548,11 +549,9 @@ channel = {{ type = "webhook", url = "http://127.0.0.1:{port}/all", secret = "{S
         Some(silenced.len() as i64),
         "silenced ones are recorded"
     );
-    let r = reqwest::Client::new()
-        .delete(format!("{}/api/v1/silences/{silence}", hub.http))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        delete(&hub, &format!("/api/v1/silences/{silence}")).await,
+        204
+    );
     assert_eq!(get(&hub, "/api/v1/silences").await, json!([]));
 }

@@ -173,16 +173,7 @@ impl AlertTransition {
     /// in the shape of the contract's example.
     pub fn notification_id(alert: &Alert, sequence: u32) -> String {
         let incarnation = fnv1a(format!("{}@{}", alert.alert_id, alert.started_at.0).as_bytes());
-        let key_values: Vec<&str> = alert
-            .alert_id
-            .split_once('/')
-            .map(|(_, g)| {
-                g.split(',')
-                    .filter_map(|kv| kv.split_once('='))
-                    .map(|(_, v)| v)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let key_values = alert.group_values();
         format!(
             "ntf-{:08x}-{}-{}-{sequence}",
             incarnation as u32,
@@ -193,6 +184,20 @@ impl AlertTransition {
 }
 
 impl Alert {
+    /// The values of the group's identity in its alert id (`M-330102-003` from
+    /// `kiosk_pass_rate/market_id=M-330102-003`), in order.
+    pub fn group_values(&self) -> Vec<&str> {
+        self.alert_id
+            .split_once('/')
+            .map(|(_, g)| {
+                g.split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(_, v)| v)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A representative alert (a market's critical pass-rate breach, shaped like the
     /// contract's example) for tests and fixtures; change the fields a test is about.
     pub fn sample() -> Alert {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod export;
 pub mod feed;
+pub mod figures;
 pub mod handoff;
 pub mod kiosk;
 pub mod open_alerts;

@@ -38,8 +38,7 @@ use hub_model::alert::{Alert, Severity};
 use hub_model::Timestamp;
 use serde_json::{json, Map, Value};
 
-use crate::channel::webhook::error_chain;
-use crate::channel::Attempt;
+use crate::channel::{error_chain, Attempt};
 use crate::notification::Notification;
 use crate::subscription::redact_url;
 

@@ -14,6 +14,7 @@
 //! authentication) and an address that does not parse are refused; transient
 //! refusals (4xx), timeouts, connection and TLS failures are retried.
 
+use hub_model::figures::{bar_pct, duration, pct};
 use std::time::Duration;
 
 use hub_model::alert::{Alert, Comparison, Severity};
@@ -24,7 +25,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use crate::channel::Attempt;
+use crate::channel::{error_chain, Attempt};
 use crate::cloudevent::REMINDER;
 use crate::notification::Notification;
 use crate::DeliveryError;
@@ -240,7 +241,7 @@ impl EmailSender {
             )),
             Ok(Ok(_)) => Attempt::delivered(),
             Ok(Err(e)) => {
-                let why = format!("SMTP relay {}: {}", self.relay, chain(&e));
+                let why = format!("SMTP relay {}: {}", self.relay, error_chain(&e));
                 // 530/534/535: the hub's credentials, not the message, are at fault;
                 // keep the notifications until the configuration is fixed.
                 let auth = e
@@ -254,24 +255,6 @@ impl EmailSender {
             }
         }
     }
-}
-
-/// An error with the causes its `Display` leaves out, without saying anything twice
-/// in a row (lettre nests its connection errors).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cause = c.source();
-    }
-    let mut parts: Vec<&str> = s.split(": ").collect();
-    parts.dedup();
-    parts.join(": ")
 }
 
 /// `<ntf-…@safety-hub>`: stable for the same batch, so a resend is recognisable.
@@ -443,32 +426,6 @@ fn unit(a: &Alert) -> Unit {
     }
 }
 
-fn pct(v: f64) -> String {
-    if v > 0.0 && v < 0.01 {
-        format!("{:.2}%", v * 100.0)
-    } else {
-        format!("{:.1}%", v * 100.0)
-    }
-}
-
-fn bar_pct(v: f64) -> String {
-    let p = v * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{}%", p.round())
-    } else {
-        format!("{p:.1}%")
-    }
-}
-
-fn duration(seconds: f64) -> String {
-    let m = (seconds / 60.0).round() as i64;
-    if m >= 60 {
-        format!("{}h {:02}m", m / 60, m % 60)
-    } else {
-        format!("{m}m")
-    }
-}
-
 fn number(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
         format!("{}", v.round())
@@ -509,16 +466,7 @@ fn interval_text(a: &Alert) -> Option<String> {
 
 /// The identity values of the group (`M-330102-003`), from the alert id.
 fn who(a: &Alert) -> String {
-    let from_id: Vec<&str> = a
-        .alert_id
-        .split_once('/')
-        .map(|(_, g)| {
-            g.split(',')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(_, v)| v)
-                .collect()
-        })
-        .unwrap_or_default();
+    let from_id = a.group_values();
     if !from_id.is_empty() {
         return from_id.join(",");
     }

@@ -55,6 +55,24 @@ impl Attempt {
     }
 }
 
+/// An error and the causes its `Display` leaves out ("connection refused"), without
+/// saying anything twice in a row (lettre nests its connection errors).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
+    let mut parts: Vec<&str> = s.split(": ").collect();
+    parts.dedup();
+    parts.join(": ")
+}
+
 /// What the channels share: one HTTP client, the Kafka producer, the SMTP transport.
 pub struct Channels {
     pub http: reqwest::Client,

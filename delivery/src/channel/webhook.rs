@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::channel::Attempt;
+use crate::channel::{error_chain, Attempt};
 use crate::cloudevent::{BATCH_CONTENT_TYPE, CONTENT_TYPE};
 use crate::outbox::Delivery;
 use crate::signature::WebhookSecret;
@@ -78,21 +78,6 @@ pub async fn send(
             error_chain(&e.without_url())
         )),
     }
-}
-
-/// An error and its causes (reqwest's `Display` leaves out "connection refused").
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        cause = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

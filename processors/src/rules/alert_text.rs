@@ -1,6 +1,7 @@
 //! Turns a lifecycle step into the contract's alert: identity, group, evidence and a
 //! one-line summary a duty officer can act on.
 
+use hub_model::figures::{bar_pct, duration, pct};
 use std::collections::BTreeMap;
 
 use hub_model::alert::{Alert, AlertState, AlertTransition, Comparison, Severity, TransitionKind};
@@ -60,32 +61,6 @@ fn who(group_key: &str, region: &str) -> String {
         who
     } else {
         format!("{who} ({region})")
-    }
-}
-
-fn pct(v: f64) -> String {
-    if v > 0.0 && v < 0.01 {
-        format!("{:.2}%", v * 100.0)
-    } else {
-        format!("{:.1}%", v * 100.0)
-    }
-}
-
-fn bar_pct(v: f64) -> String {
-    let p = v * 100.0;
-    if (p - p.round()).abs() < 1e-9 {
-        format!("{}%", p.round())
-    } else {
-        format!("{p:.1}%")
-    }
-}
-
-fn hours(micros: f64) -> String {
-    let m = (micros / 60e6).round() as i64;
-    if m >= 60 {
-        format!("{}h {:02}m", m / 60, m % 60)
-    } else {
-        format!("{m}m")
     }
 }
 
@@ -158,14 +133,14 @@ fn summary(
             }
         }
         (RuleKind::Silence, _) => {
-            let silent = hours(reading.value * 1e6);
+            let silent = duration(reading.value);
             if resolved {
                 format!("{who} is reporting again (resolved)")
             } else {
                 format!(
                     "{who} has not reported for {silent} ({} after {})",
                     severity.as_str(),
-                    hours(threshold * 1e6)
+                    duration(threshold)
                 )
             }
         }
@@ -304,6 +279,6 @@ mod tests {
         assert_eq!(bar_pct(0.85), "85%");
         assert_eq!(bar_pct(0.005), "0.5%");
         assert_eq!(pct(0.8), "80.0%");
-        assert_eq!(hours(7.2 * 3600e6), "7h 12m");
+        assert_eq!(duration(7.2 * 3600.0), "7h 12m");
     }
 }
