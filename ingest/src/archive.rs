@@ -8,16 +8,29 @@
 //! only once a checkpoint of that epoch exists: on start-up, files of later epochs (a
 //! crash between the rename and the checkpoint) are deleted, and their rows are replayed
 //! from Kafka.
+//!
+//! Sized and sorted for scans: a file's rows are sorted by the table's event time (the
+//! value its `date=` partition is the day of, [`day_columns`]), written in zstd row
+//! groups of at most 128 Ki rows and data pages of at most 20 Ki rows, with min/max
+//! statistics per row group and per page (the page index). A time predicate therefore
+//! skips whole days by the directory, then row groups and pages by their statistics.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use arrow::array::{Array, ArrayRef, UInt32Array};
+use arrow::compute::kernels::zip::zip;
+use arrow::compute::{
+    concat_batches, is_not_null, lexsort_to_indices, take_record_batch, SortColumn,
+};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use hub_model::schema::Table;
+use hub_model::source::{day_columns, parse_day};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::IngestError;
 
@@ -36,12 +49,6 @@ pub fn day_string(day: i32) -> String {
     DateTime::from_timestamp(i64::from(day) * 86_400, 0)
         .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| format!("day{day}"))
-}
-
-fn parse_day(s: &str) -> Option<i32> {
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    i32::try_from((date - epoch).num_days()).ok()
 }
 
 pub fn file_path(archive_dir: &Path, table: Table, day: i32, epoch: u64) -> PathBuf {
@@ -65,7 +72,69 @@ fn sync_dir(dir: &Path) -> Result<(), IngestError> {
         .map_err(|e| IngestError::io(dir, e))
 }
 
-/// Writes `batches` as one Parquet file, atomically (temporary name, fsync, rename).
+/// Row group and data page sizes of archive files (rows).
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+const PAGE_ROWS: usize = 20 * 1024;
+
+/// A row's event time: the first non-null of the table's [`day_columns`].
+fn event_time(table: Table, batch: &RecordBatch) -> Result<ArrayRef, ArrowError> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| ArrowError::SchemaError(format!("{}: no column {name}", table.name())))
+    };
+    let names = day_columns(table);
+    let mut key = column(names[names.len() - 1])?;
+    for name in names[..names.len() - 1].iter().rev() {
+        let c = column(name)?;
+        key = zip(&is_not_null(&c)?, &c, &key)?;
+    }
+    Ok(key)
+}
+
+/// The rows of `batches` as one batch sorted by event time (ties keep their order), so
+/// that row groups and pages cover narrow, mostly disjoint time ranges. The copy is of
+/// one roll's rows of one (table, day): bounded by `storage.roll_max_bytes`.
+fn sort_by_event_time(table: Table, batches: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+    let batch = concat_batches(&table.schema(), batches)?;
+    let rows = u32::try_from(batch.num_rows())
+        .map_err(|_| ArrowError::ComputeError("more than 2^32 rows in one roll".into()))?;
+    let key = event_time(table, &batch)?;
+    let arrival: ArrayRef = std::sync::Arc::new(UInt32Array::from_iter_values(0..rows));
+    let indices = lexsort_to_indices(
+        &[
+            SortColumn {
+                values: key,
+                options: None,
+            },
+            SortColumn {
+                values: arrival,
+                options: None,
+            },
+        ],
+        None,
+    )?;
+    take_record_batch(&batch, &indices)
+}
+
+/// Whether every row's event time falls on `day` (what pruning by `date=` relies on).
+fn all_on_day(table: Table, batch: &RecordBatch, day: i32) -> bool {
+    let Ok(key) = event_time(table, batch) else {
+        return false;
+    };
+    let Some(key) = key
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+    else {
+        return false;
+    };
+    key.iter()
+        .all(|t| t.is_some_and(|t| t.div_euclid(86_400_000_000) == i64::from(day)))
+}
+
+/// Writes `batches` as one Parquet file, atomically (temporary name, fsync, rename),
+/// its rows sorted by event time.
 pub fn write_file(
     archive_dir: &Path,
     table: Table,
@@ -84,19 +153,27 @@ pub fn write_file(
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("level 3 is valid"),
         ))
-        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_statistics_enabled(EnabledStatistics::Page)
         .build();
     let parquet_err = |source| IngestError::Parquet {
         path: tmp.clone(),
         source,
     };
+    let sorted = sort_by_event_time(table, batches)
+        .map_err(|e| parquet_err(parquet::errors::ParquetError::from(e)))?;
+    debug_assert!(
+        all_on_day(table, &sorted, day),
+        "{} rows outside their partition {}",
+        table.name(),
+        day_string(day)
+    );
+    let rows = sorted.num_rows();
     let mut writer =
         ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(parquet_err)?;
-    let mut rows = 0;
-    for b in batches {
-        rows += b.num_rows();
-        writer.write(b).map_err(parquet_err)?;
-    }
+    writer.write(&sorted).map_err(parquet_err)?;
+    drop(sorted);
     let file = writer.into_inner().map_err(parquet_err)?;
     file.sync_all().map_err(|e| IngestError::io(&tmp, e))?;
     let bytes = file.metadata().map_err(|e| IngestError::io(&tmp, e))?.len();
@@ -178,6 +255,98 @@ mod tests {
             assert_eq!(parse_day(&day_string(day)), Some(day));
         }
         assert_eq!(day_string(20_778), "2026-11-21");
+    }
+
+    /// `table` rows with the given event-time columns, every other column filled in.
+    fn rows(table: Table, times: &[(&str, Vec<Option<i64>>)]) -> RecordBatch {
+        use arrow::array::{new_null_array, BooleanArray, Float64Array, Int32Array, Int64Array};
+        use arrow::array::{StringArray, TimestampMicrosecondArray};
+        use arrow::datatypes::DataType;
+        let schema = table.schema();
+        let n = times[0].1.len();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                if let Some((_, t)) = times.iter().find(|(name, _)| name == f.name()) {
+                    return std::sync::Arc::new(
+                        TimestampMicrosecondArray::from(t.clone()).with_timezone("UTC"),
+                    );
+                }
+                if f.is_nullable() {
+                    return new_null_array(f.data_type(), n);
+                }
+                match f.data_type() {
+                    DataType::Utf8 => std::sync::Arc::new(StringArray::from_iter_values(
+                        (0..n).map(|i| i.to_string()),
+                    )),
+                    DataType::Int32 => std::sync::Arc::new(Int32Array::from(vec![0; n])),
+                    DataType::Int64 => {
+                        std::sync::Arc::new(Int64Array::from_iter_values(0..n as i64))
+                    }
+                    DataType::Float64 => std::sync::Arc::new(Float64Array::from(vec![0.0; n])),
+                    DataType::Boolean => std::sync::Arc::new(BooleanArray::from(vec![false; n])),
+                    DataType::Timestamp(..) => std::sync::Arc::new(
+                        TimestampMicrosecondArray::from(vec![0; n]).with_timezone("UTC"),
+                    ),
+                    other => panic!("no test data for {other}"),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn read_back(path: &Path) -> RecordBatch {
+        let file = File::open(path).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        concat_batches(&batches[0].schema(), &batches).unwrap()
+    }
+
+    #[test]
+    fn files_are_sorted_by_event_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = 20_778;
+        let at = |s: i64| Some(i64::from(day) * 86_400_000_000 + s * 1_000_000);
+        // Export: inspected_at when present, else declared_at; in two batches.
+        let a = rows(
+            Table::ExportDeclarations,
+            &[
+                ("inspected_at", vec![None, at(50), None]),
+                ("declared_at", vec![at(40), at(10), at(5)]),
+            ],
+        );
+        let b = rows(
+            Table::ExportDeclarations,
+            &[
+                ("inspected_at", vec![at(45), None]),
+                ("declared_at", vec![at(1), at(40)]),
+            ],
+        );
+        let f = write_file(dir.path(), Table::ExportDeclarations, day, 1, &[a, b]).unwrap();
+        assert_eq!(f.rows, 5);
+        let back = read_back(&f.path);
+        let key = event_time(Table::ExportDeclarations, &back).unwrap();
+        let key = key
+            .as_any()
+            .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+            .unwrap();
+        let secs: Vec<i64> = key
+            .iter()
+            .map(|t| (t.unwrap() - at(0).unwrap()) / 1_000_000)
+            .collect();
+        assert_eq!(secs, [5, 40, 40, 45, 50]);
+        // Ties keep their arrival order (the `offset` column numbers rows per batch).
+        let offsets = back
+            .column_by_name("offset")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow::array::Int64Array>()
+            .unwrap()
+            .values()
+            .to_vec();
+        assert_eq!(offsets, [2, 0, 1, 0, 1]);
     }
 
     #[test]

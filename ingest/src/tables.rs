@@ -5,12 +5,11 @@
 //! never neither. A roll moves rows from batches to files in one step under the lock.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::RwLock;
 
 use arrow::record_batch::RecordBatch;
 use hub_model::schema::Table;
-use hub_model::source::{TableSnapshot, TableSource};
+use hub_model::source::{day_columns, FileLocation, SnapshotFile, TableSnapshot, TableSource};
 
 use crate::archive::ArchivedFile;
 
@@ -93,11 +92,15 @@ impl TableSource for LiveTables {
         let state = &t[table.index()];
         TableSnapshot {
             schema: table.schema(),
+            day_column: Some(day_columns(table)[0]),
             files: state
                 .files
                 .iter()
-                .map(|f| f.path.clone())
-                .collect::<Vec<PathBuf>>(),
+                .map(|f| SnapshotFile {
+                    location: FileLocation::Local(f.path.clone()),
+                    day: Some(f.day),
+                })
+                .collect(),
             batches: state.live.values().flatten().cloned().collect(),
         }
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod guard;
 pub mod metrics;
 pub mod pg;
+pub mod pruning;
 pub mod table;
 
 pub use catalog::Catalog;

@@ -1,10 +1,17 @@
 //! A table provider over one [`TableSnapshot`]: the committed Parquet files and the
 //! live batches, scanned as one union. The snapshot is taken once per query, so a roll
 //! happening meanwhile cannot show a row twice or lose one.
+//!
+//! A query reads only the files it can need: the pushed-down filters give the range of
+//! days allowed on the table's day column ([`crate::pruning`]), and files of other
+//! `date=` partitions are left out of the scan. Within the files read, Parquet row-group
+//! and page statistics (tight, since the archive sorts each file by event time) and
+//! filter pushdown skip the rest.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -15,47 +22,74 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
-use hub_model::source::TableSnapshot;
+use hub_model::source::{FileLocation, TableSnapshot};
+
+use crate::pruning::{day_range, DayRange};
 
 #[derive(Debug)]
 pub struct SnapshotTable {
     schema: SchemaRef,
-    archive: Option<Arc<ListingTable>>,
+    /// The column whose UTC date is each file's partition, and its type.
+    day_column: Option<(&'static str, DataType)>,
+    /// Each committed file and its day (`None`: unknown, always read).
+    files: Vec<(ListingTableUrl, Option<i32>)>,
     live: Arc<MemTable>,
 }
 
 impl SnapshotTable {
     pub fn try_new(snapshot: TableSnapshot) -> Result<Self> {
         let schema = snapshot.schema.clone();
-        let archive = if snapshot.files.is_empty() {
-            None
-        } else {
-            let urls = snapshot
-                .files
-                .iter()
-                .map(|p| {
-                    let s = p.to_str().ok_or_else(|| {
+        let day_column = snapshot.day_column.and_then(|name| {
+            let field = schema.field_with_name(name).ok()?;
+            Some((name, field.data_type().clone()))
+        });
+        let files = snapshot
+            .files
+            .iter()
+            .map(|f| {
+                let url = match &f.location {
+                    FileLocation::Local(p) => p.to_str().ok_or_else(|| {
                         DataFusionError::Execution(format!(
                             "archive path {} is not UTF-8",
                             p.display()
                         ))
-                    })?;
-                    ListingTableUrl::parse(s)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-                .with_file_extension(".parquet");
-            let config = ListingTableConfig::new_with_multi_paths(urls)
-                .with_listing_options(options)
-                .with_schema(schema.clone());
-            Some(Arc::new(ListingTable::try_new(config)?))
-        };
+                    })?,
+                    FileLocation::Url(u) => u.as_str(),
+                };
+                Ok((ListingTableUrl::parse(url)?, f.day))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let live = Arc::new(MemTable::try_new(schema.clone(), vec![snapshot.batches])?);
         Ok(SnapshotTable {
             schema,
-            archive,
+            day_column,
+            files,
             live,
         })
+    }
+
+    /// The days `filters` allow (every day when the table has no day column).
+    pub fn days(&self, filters: &[Expr]) -> DayRange {
+        match &self.day_column {
+            Some((name, data_type)) => day_range(filters, name, data_type),
+            None => DayRange::ALL,
+        }
+    }
+
+    /// A listing table over `urls` (all on one object store), Parquet pruning and filter
+    /// pushdown on.
+    fn listing(&self, state: &dyn Session, urls: Vec<ListingTableUrl>) -> Result<ListingTable> {
+        let mut parquet = state.table_options().parquet.clone();
+        parquet.global.pruning = true;
+        parquet.global.enable_page_index = true;
+        parquet.global.pushdown_filters = true;
+        parquet.global.reorder_filters = true;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default().with_options(parquet)))
+            .with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(self.schema.clone());
+        ListingTable::try_new(config)
     }
 }
 
@@ -73,7 +107,7 @@ impl TableProvider for SnapshotTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Parquet uses the filters to prune; the union re-applies them above.
+        // Files and row groups are pruned with the filters; the union re-applies them.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 
@@ -84,8 +118,28 @@ impl TableProvider for SnapshotTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let days = self.days(filters);
+        // One listing table per object store (a listing table reads from one).
+        let mut stores: BTreeMap<String, Vec<ListingTableUrl>> = BTreeMap::new();
+        for (url, day) in &self.files {
+            if day.is_none_or(|d| days.contains(d)) {
+                stores
+                    .entry(url.object_store().as_str().to_string())
+                    .or_default()
+                    .push(url.clone());
+            }
+        }
+        let read: usize = stores.values().map(Vec::len).sum();
+        tracing::debug!(
+            files = self.files.len(),
+            read,
+            first_day = days.first,
+            last_day = days.last,
+            "archive files selected by day"
+        );
         let mut inputs = vec![self.live.scan(state, projection, filters, limit).await?];
-        if let Some(archive) = &self.archive {
+        for urls in stores.into_values() {
+            let archive = self.listing(state, urls)?;
             inputs.push(archive.scan(state, projection, filters, limit).await?);
         }
         UnionExec::try_new(inputs)
