@@ -10,6 +10,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use hub_model::schema::Table;
 use hub_model::source::{CurrentTable, TableSource};
 
+use crate::information_schema::{self, PgInformationSchema};
 use crate::table::SnapshotTable;
 
 /// Each declaration's latest version: by event time (`inspected_at`, else
@@ -55,7 +56,8 @@ impl Catalog {
             .with_memory_limit(memory_limit, 1.0)
             .build_arc()?;
         let config = SessionConfig::new()
-            .with_information_schema(true)
+            // `information_schema` is registered below, PostgreSQL-flavoured.
+            .with_information_schema(false)
             .with_default_catalog_and_schema("hub", "public")
             .with_create_default_catalog_and_schema(true)
             .with_target_partitions(2);
@@ -69,6 +71,14 @@ impl Catalog {
             ctx.register_table(table.name(), Arc::new(mem))?;
         }
         ctx.sql(EXPORT_LATEST_VIEW).await?.collect().await?;
+        let catalogs = ctx.state().catalog_list().clone();
+        ctx.catalog("hub")
+            .expect("the default catalog exists")
+            .register_schema(
+                information_schema::NAME,
+                Arc::new(PgInformationSchema::new(catalogs)),
+            )?;
+        crate::pg_catalog::install(&ctx, "hub")?;
         Ok(ctx)
     }
 }

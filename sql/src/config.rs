@@ -21,6 +21,10 @@ pub struct SqlConfig {
     pub threads: usize,
     /// Queries running at once; more wait (within their time limit) for a slot.
     pub max_concurrent_queries: usize,
+    /// The scheduling niceness of the query threads (0–19, Linux): above 0, ingest's
+    /// threads get the CPU first when both want it, so a heavy query slows down
+    /// rather than ingest.
+    pub thread_niceness: i32,
 }
 
 impl Default for SqlConfig {
@@ -32,6 +36,7 @@ impl Default for SqlConfig {
             max_result_rows: 100_000,
             threads: 2,
             max_concurrent_queries: 4,
+            thread_niceness: 10,
         }
     }
 }
@@ -50,6 +55,9 @@ impl SqlConfig {
         }
         if self.max_concurrent_queries == 0 {
             return bad("sql.max_concurrent_queries: must be at least 1");
+        }
+        if !(0..=19).contains(&self.thread_niceness) {
+            return bad("sql.thread_niceness: must be between 0 and 19");
         }
         if self.threads == 0 {
             return bad("sql.threads: must be at least 1");

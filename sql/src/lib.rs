@@ -7,12 +7,14 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod guard;
+pub mod information_schema;
 pub mod metrics;
 pub mod pg;
+pub mod pg_catalog;
 pub mod pruning;
 pub mod table;
 
 pub use catalog::Catalog;
 pub use config::SqlConfig;
-pub use engine::{QueryResult, SqlEngine};
+pub use engine::{Described, QueryResult, SqlEngine};
 pub use error::SqlError;
