@@ -79,6 +79,7 @@ impl Catalog {
                 Arc::new(PgInformationSchema::new(catalogs)),
             )?;
         crate::pg_catalog::install(&ctx, "hub")?;
+        crate::bounded_functions::install(&ctx);
         Ok(ctx)
     }
 }
