@@ -3,8 +3,6 @@
 //! per-query memory limit cannot stop them. Each session replaces them with a wrapper
 //! that refuses a value larger than [`MAX_VALUE_BYTES`] before computing it.
 
-use std::sync::Arc;
-
 use arrow::array::{Array, AsArray};
 use arrow::compute::kernels::aggregate::max;
 use arrow::datatypes::{DataType, FieldRef, Int64Type};
