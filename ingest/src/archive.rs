@@ -9,14 +9,22 @@
 //! crash between the rename and the checkpoint) are deleted, and their rows are replayed
 //! from Kafka.
 //!
+//! With `storage.archive_url` (`s3://bucket/prefix`), committed files are also copied to
+//! an S3-compatible object store, under the same `<table>/date=…/part-….parquet` keys,
+//! and SQL reads them there ([`ArchiveStore`], `LiveTables::mirror_to`). The copy is
+//! made after the file's epoch is checkpointed, so the store never holds a file that does
+//! not count; the local file stays the durable one (a restart uploads what is missing).
+//!
 //! Sized and sorted for scans: a file's rows are sorted by the table's event time (the
 //! value its `date=` partition is the day of, [`day_columns`]), written in zstd row
 //! groups of at most 128 Ki rows and data pages of at most 20 Ki rows, with min/max
 //! statistics per row group and per page (the page index). A time predicate therefore
 //! skips whole days by the directory, then row groups and pages by their statistics.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, UInt32Array};
 use arrow::compute::kernels::zip::zip;
@@ -26,8 +34,12 @@ use arrow::compute::{
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::DateTime;
+use futures::TryStreamExt;
 use hub_model::schema::Table;
 use hub_model::source::{day_columns, parse_day};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -43,6 +55,8 @@ pub struct ArchivedFile {
     pub path: PathBuf,
     pub rows: usize,
     pub bytes: u64,
+    /// The file's copy on the object store (`s3://…`), once uploaded.
+    pub url: Option<String>,
 }
 
 pub fn day_string(day: i32) -> String {
@@ -56,6 +70,15 @@ pub fn file_path(archive_dir: &Path, table: Table, day: i32, epoch: u64) -> Path
         .join(table.name())
         .join(format!("date={}", day_string(day)))
         .join(format!("part-{epoch:010}.parquet"))
+}
+
+/// A file's key below the archive root: `<table>/date=YYYY-MM-DD/part-<epoch>.parquet`.
+pub fn relative_key(table: Table, day: i32, epoch: u64) -> String {
+    format!(
+        "{}/date={}/part-{epoch:010}.parquet",
+        table.name(),
+        day_string(day)
+    )
 }
 
 fn parse_epoch(file_name: &str) -> Option<u64> {
@@ -187,6 +210,7 @@ pub fn write_file(
         path,
         rows,
         bytes,
+        url: None,
     })
 }
 
@@ -230,6 +254,7 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
                             path,
                             rows: 0,
                             bytes,
+                            url: None,
                         });
                     }
                     Some(_) | None if name.starts_with("part-") => {
@@ -243,6 +268,145 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
     }
     files.sort_by_key(|f| (f.table, f.day, f.epoch));
     Ok(files)
+}
+
+/// `s3://bucket/prefix` (or `s3a://`) → (bucket, prefix without surrounding slashes).
+/// Refuses anything that could carry a credential (user info, a query) or be ambiguous.
+pub fn parse_archive_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .strip_prefix("s3://")
+        .or_else(|| url.strip_prefix("s3a://"))
+        .ok_or("must be an s3:// URL (s3://bucket/prefix)")?;
+    if rest.contains(['@', '?', '#', '\\']) || rest.chars().any(char::is_whitespace) {
+        return Err(
+            "must be s3://bucket/prefix, without credentials, query or spaces (the credentials \
+             come from the AWS_* environment variables)"
+                .into(),
+        );
+    }
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !bucket_ok {
+        return Err("the bucket must be 3-63 characters of a-z, 0-9, '-' and '.'".into());
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix
+        .split('/')
+        .any(|s| (s.is_empty() && !prefix.is_empty()) || s == "." || s == "..")
+    {
+        return Err("the prefix must not have empty, '.' or '..' segments".into());
+    }
+    Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// The archive's copy on an S3-compatible object store (`storage.archive_url`). Its
+/// `Debug` shows the URL only: the store's configuration holds credentials.
+pub struct ArchiveStore {
+    bucket: String,
+    prefix: String,
+    store: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for ArchiveStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchiveStore")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a copy to the object store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+impl ArchiveStore {
+    /// The store of `storage.archive_url`, if set.
+    pub fn from_config(storage: &crate::StorageConfig) -> Result<Option<Self>, IngestError> {
+        storage.archive_url.as_deref().map(Self::new).transpose()
+    }
+
+    /// The store at `url` (`s3://bucket/prefix`). Endpoint, region and credentials come
+    /// from the standard AWS environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_ALLOW_HTTP` for a plain-HTTP endpoint, …) or the instance's role. Nothing is
+    /// contacted yet.
+    pub fn new(url: &str) -> Result<Self, IngestError> {
+        let (bucket, prefix) = parse_archive_url(url)
+            .map_err(|e| IngestError::Config(format!("storage.archive_url: {e}")))?;
+        let store = AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .build()
+            .map_err(|e| {
+                IngestError::Config(format!(
+                    "storage.archive_url: cannot configure the object store: {e}"
+                ))
+            })?;
+        Ok(ArchiveStore {
+            bucket,
+            prefix,
+            store: Arc::new(store),
+        })
+    }
+
+    /// `s3://bucket/prefix`.
+    pub fn url(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    /// The object key of a file: `prefix/<table>/date=…/part-….parquet`.
+    pub fn key(&self, file: &ArchivedFile) -> String {
+        let relative = relative_key(file.table, file.day, file.epoch);
+        if self.prefix.is_empty() {
+            relative
+        } else {
+            format!("{}/{relative}", self.prefix)
+        }
+    }
+
+    /// The URL SQL reads a file's copy at.
+    pub fn object_url(&self, file: &ArchivedFile) -> String {
+        format!("s3://{}/{}", self.bucket, self.key(file))
+    }
+
+    /// Every object under the prefix: key → size.
+    pub async fn list(&self) -> Result<HashMap<String, u64>, StoreError> {
+        let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
+        let objects: Vec<_> = self.store.list(prefix.as_ref()).try_collect().await?;
+        Ok(objects
+            .into_iter()
+            .map(|o| (o.location.to_string(), o.size))
+            .collect())
+    }
+
+    /// Copies a committed file (one PUT: the object appears whole or not at all) and
+    /// returns the copy's URL.
+    pub async fn upload(&self, file: &ArchivedFile) -> Result<String, StoreError> {
+        let bytes = tokio::fs::read(&file.path)
+            .await
+            .map_err(|source| StoreError::Read {
+                path: file.path.clone(),
+                source,
+            })?;
+        self.store
+            .put(&ObjectPath::from(self.key(file)), PutPayload::from(bytes))
+            .await?;
+        Ok(self.object_url(file))
+    }
 }
 
 #[cfg(test)]

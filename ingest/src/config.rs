@@ -166,6 +166,11 @@ pub struct StorageConfig {
     pub roll_interval: Duration,
     /// …and whenever this many bytes of Arrow data are buffered.
     pub roll_max_bytes: usize,
+    /// Also keep the archive on an S3-compatible object store, `s3://bucket/prefix`: each
+    /// committed file is copied there and SQL reads it there. Endpoint, region and
+    /// credentials come from the standard `AWS_*` environment variables, never from here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_url: Option<String>,
 }
 
 impl Default for StorageConfig {
@@ -174,6 +179,7 @@ impl Default for StorageConfig {
             data_dir: PathBuf::from("./data"),
             roll_interval: Duration::from_secs(10),
             roll_max_bytes: 64 << 20,
+            archive_url: None,
         }
     }
 }
@@ -304,6 +310,10 @@ impl StorageConfig {
             "storage.roll_max_bytes",
             "must be at least 1 MiB",
         )?;
+        if let Some(url) = &self.archive_url {
+            crate::archive::parse_archive_url(url)
+                .map_err(|e| IngestError::Config(format!("storage.archive_url: {e}")))?;
+        }
         Ok(())
     }
 }

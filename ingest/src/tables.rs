@@ -3,15 +3,24 @@
 //!
 //! Invariant: a row is either in a live batch or in a committed file, never both and
 //! never neither. A roll moves rows from batches to files in one step under the lock.
+//!
+//! With an object store ([`LiveTables::mirror_to`]), committed files are copied there in
+//! the background and a snapshot names the copy once it exists (the local file until
+//! then): the same rows either way, so the switch is invisible to a query.
 
-use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use hub_model::schema::Table;
 use hub_model::source::{day_columns, FileLocation, SnapshotFile, TableSnapshot, TableSource};
 
-use crate::archive::ArchivedFile;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::{ArchiveStore, ArchivedFile, StoreError};
 
 #[derive(Default)]
 struct TableState {
@@ -24,6 +33,8 @@ struct TableState {
 #[derive(Default)]
 pub struct LiveTables {
     tables: RwLock<[TableState; Table::ALL.len()]>,
+    /// Committed files to copy to the object store, when there is one.
+    uploads: OnceLock<mpsc::UnboundedSender<ArchivedFile>>,
 }
 
 /// Rows waiting for the next roll: one entry per (table, day).
@@ -80,8 +91,136 @@ impl LiveTables {
             state.live.clear();
             state.live_bytes = 0;
         }
+        if let Some(uploads) = self.uploads.get() {
+            for f in &files {
+                // A closed channel (the uploader stopped): the next start uploads it.
+                let _ = uploads.send(f.clone());
+            }
+        }
         for f in files {
             t[f.table.index()].files.push(f);
+        }
+    }
+
+    /// Copies every committed file to `store` in the background, and every file committed
+    /// from now on right after its roll; snapshots name a file's copy once it is there.
+    /// First lists what the store already holds (a file of the same key and size is not
+    /// sent again), then uploads the rest, oldest first, retrying with backoff while the
+    /// store is unreachable (SQL keeps reading the local files meanwhile). Stops when
+    /// `cancel` fires; what was not copied yet is copied after the next start.
+    pub fn mirror_to(
+        self: &Arc<Self>,
+        store: ArchiveStore,
+        cancel: CancellationToken,
+    ) -> JoinHandle<()> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let committed: Vec<ArchivedFile> = {
+            // Under the lock: a roll committing now is either listed here or queued.
+            let t = self.tables.write().unwrap_or_else(|e| e.into_inner());
+            if self.uploads.set(tx).is_err() {
+                tracing::error!("the archive is already mirrored to an object store");
+            }
+            t.iter().flat_map(|s| s.files.iter().cloned()).collect()
+        };
+        tokio::spawn(upload_loop(self.clone(), store, committed, rx, cancel))
+    }
+
+    fn set_url(&self, file: &ArchivedFile, url: String) {
+        let mut t = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = t[file.table.index()]
+            .files
+            .iter_mut()
+            .find(|f| f.day == file.day && f.epoch == file.epoch)
+        {
+            f.url = Some(url);
+        }
+    }
+}
+
+/// Retries `op` with exponential backoff (1 s … 60 s) until it succeeds; `None` once
+/// `cancel` fires.
+async fn with_retry<T, F, Fut>(what: &str, cancel: &CancellationToken, mut op: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return None,
+            r = op() => r,
+        };
+        match result {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "archive object store: {what} failed");
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
+
+async fn upload_loop(
+    tables: Arc<LiveTables>,
+    store: ArchiveStore,
+    committed: Vec<ArchivedFile>,
+    mut rx: mpsc::UnboundedReceiver<ArchivedFile>,
+    cancel: CancellationToken,
+) {
+    let Some(present) = with_retry("listing", &cancel, || store.list()).await else {
+        return;
+    };
+    let mut missing = Vec::new();
+    let mut known = HashSet::new();
+    for f in committed {
+        let key = store.key(&f);
+        if present.get(&key) == Some(&f.bytes) {
+            tables.set_url(&f, store.object_url(&f));
+        } else {
+            missing.push(f);
+        }
+        known.insert(key);
+    }
+    let foreign = present.keys().filter(|k| !known.contains(*k)).count();
+    if foreign > 0 {
+        tracing::warn!(archive_url = %store.url(), objects = foreign, "the object store holds archive objects this hub's data directory does not know (another hub's, or an older data directory's); SQL ignores them, other readers of the prefix would not");
+    }
+    tracing::info!(archive_url = %store.url(), present = present.len() - foreign, to_upload = missing.len(), "archive object store");
+    let mut queue = std::collections::VecDeque::from(missing);
+    loop {
+        let f = match queue.pop_front() {
+            Some(f) => f,
+            None => tokio::select! {
+                _ = cancel.cancelled() => return,
+                f = rx.recv() => match f {
+                    Some(f) => f,
+                    None => return,
+                },
+            },
+        };
+        let upload = || async {
+            match store.upload(&f).await {
+                // Deleted by hand: nothing left to copy, the snapshot keeps the path.
+                Err(StoreError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    tracing::error!(file = %f.path.display(), "archive file vanished before its upload");
+                    Ok(None)
+                }
+                r => r.map(Some),
+            }
+        };
+        match with_retry("upload", &cancel, upload).await {
+            Some(Some(url)) => {
+                tracing::debug!(url = %url, bytes = f.bytes, "archive file uploaded");
+                tables.set_url(&f, url);
+            }
+            Some(None) => {}
+            None => return,
         }
     }
 }
@@ -97,7 +236,10 @@ impl TableSource for LiveTables {
                 .files
                 .iter()
                 .map(|f| SnapshotFile {
-                    location: FileLocation::Local(f.path.clone()),
+                    location: match &f.url {
+                        Some(url) => FileLocation::Url(url.clone()),
+                        None => FileLocation::Local(f.path.clone()),
+                    },
                     day: Some(f.day),
                 })
                 .collect(),

@@ -2,6 +2,7 @@
 //! archive, read-only, with a time and a memory limit per query, executed on its own
 //! thread pool so a heavy query cannot starve ingest.
 
+pub mod archive_store;
 pub mod bounded_functions;
 pub mod catalog;
 pub mod config;

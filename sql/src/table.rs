@@ -7,6 +7,9 @@
 //! `date=` partitions are left out of the scan. Within the files read, Parquet row-group
 //! and page statistics (tight, since the archive sorts each file by event time) and
 //! filter pushdown skip the rest.
+//!
+//! Files may be local or on an object store (`s3://…`, see [`crate::archive_store`]);
+//! each store's files are scanned by one listing table.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use hub_model::source::{FileLocation, TableSnapshot};
 
+use crate::archive_store;
 use crate::pruning::{day_range, DayRange};
 
 #[derive(Debug)]
@@ -139,6 +143,7 @@ impl TableProvider for SnapshotTable {
         );
         let mut inputs = vec![self.live.scan(state, projection, filters, limit).await?];
         for urls in stores.into_values() {
+            archive_store::register(state.runtime_env(), &urls[0].object_store())?;
             let archive = self.listing(state, urls)?;
             inputs.push(archive.scan(state, projection, filters, limit).await?);
         }

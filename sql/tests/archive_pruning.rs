@@ -151,10 +151,10 @@ async fn a_time_predicate_reads_only_its_days_files_and_row_groups() {
             .unwrap()
             .batches,
     );
-    // `file_groups={N groups: [[dir/kiosk_results/date=…/part-….parquet:0..123, …]]}`
+    // `file_groups={N groups: [[dir/kiosk_results/date=…/part-….parquet(:0..123), …]]}`
     let mut scanned: Vec<&str> = plan
         .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == ',')
-        .filter_map(|w| w.split_once(".parquet:").map(|(file, _)| file))
+        .filter_map(|w| w.split_once(".parquet").map(|(file, _)| file))
         .collect();
     scanned.sort();
     scanned.dedup();
