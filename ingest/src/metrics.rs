@@ -20,6 +20,8 @@ pub const ARCHIVE_BYTES: &str = "hub_archive_bytes_written_total";
 pub const DEDUP_ENTRIES: &str = "hub_dedup_entries";
 pub const LIVE_BYTES: &str = "hub_live_buffer_bytes";
 pub const KAFKA_ERRORS: &str = "hub_kafka_errors_total";
+pub const ARCHIVE_UPLOADS: &str = "hub_archive_uploads_total";
+pub const ARCHIVE_UPLOAD_PENDING: &str = "hub_archive_upload_pending_files";
 
 /// Handles to the ingest metrics; cheap to clone.
 #[derive(Clone)]
@@ -44,6 +46,11 @@ pub struct IngestMetrics {
     pub live_bytes: IntGauge,
     /// By `kind` (`consume`, `dlq_produce`, `broker_down`).
     pub kafka_errors: IntCounterVec,
+    /// Copies of archive files to the object store, by `outcome` (`ok`, `error`; an
+    /// error is retried).
+    pub archive_uploads: IntCounterVec,
+    /// Committed archive files not yet copied to the object store.
+    pub archive_upload_pending: IntGauge,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(
@@ -184,6 +191,25 @@ impl IngestMetrics {
                         "Kafka client errors by kind (consume, dlq_produce, broker_down).",
                     ),
                     &["kind"],
+                ),
+            )?,
+            archive_uploads: reg(
+                r,
+                ARCHIVE_UPLOADS,
+                IntCounterVec::new(
+                    Opts::new(
+                        ARCHIVE_UPLOADS,
+                        "Archive file copies to the object store, by outcome (ok, error; errors are retried).",
+                    ),
+                    &["outcome"],
+                ),
+            )?,
+            archive_upload_pending: reg(
+                r,
+                ARCHIVE_UPLOAD_PENDING,
+                IntGauge::new(
+                    ARCHIVE_UPLOAD_PENDING,
+                    "Committed archive files not yet copied to the object store (storage.archive_url).",
                 ),
             )?,
         })

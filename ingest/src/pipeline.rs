@@ -92,6 +92,11 @@ impl Ingest {
             "recovered from checkpoint"
         );
         let tables = Arc::new(LiveTables::with_files(files));
+        if let Some(store) = archive::ArchiveStore::from_config(&self.storage)? {
+            // Joined by nobody: it stops with the root token, and what it has not
+            // copied yet is copied after the next start.
+            tables.mirror_to(store, &metrics, cancel.clone());
+        }
         let progress = Arc::new(Progress::default());
         progress.restore(&checkpoint.offsets);
         let dedup = DedupSet::from_keys(self.ingest.dedup_capacity, checkpoint.dedup_keys());

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::archive::{ArchiveStore, ArchivedFile, StoreError};
+use crate::metrics::IngestMetrics;
 
 #[derive(Default)]
 struct TableState {
@@ -108,9 +109,14 @@ impl LiveTables {
     /// sent again), then uploads the rest, oldest first, retrying with backoff while the
     /// store is unreachable (SQL keeps reading the local files meanwhile). Stops when
     /// `cancel` fires; what was not copied yet is copied after the next start.
+    /// Progress shows in `metrics` (`archive_uploads`, `archive_upload_pending`).
+    ///
+    /// The queue of files to copy is unbounded on purpose: one small entry per committed
+    /// file (bounded by the files on disk), and a roll must never wait for the store.
     pub fn mirror_to(
         self: &Arc<Self>,
         store: ArchiveStore,
+        metrics: &IngestMetrics,
         cancel: CancellationToken,
     ) -> JoinHandle<()> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -122,7 +128,14 @@ impl LiveTables {
             }
             t.iter().flat_map(|s| s.files.iter().cloned()).collect()
         };
-        tokio::spawn(upload_loop(self.clone(), store, committed, rx, cancel))
+        tokio::spawn(upload_loop(
+            self.clone(),
+            store,
+            committed,
+            rx,
+            metrics.clone(),
+            cancel,
+        ))
     }
 
     fn set_url(&self, file: &ArchivedFile, url: String) {
@@ -139,7 +152,12 @@ impl LiveTables {
 
 /// Retries `op` with exponential backoff (1 s … 60 s) until it succeeds; `None` once
 /// `cancel` fires.
-async fn with_retry<T, F, Fut>(what: &str, cancel: &CancellationToken, mut op: F) -> Option<T>
+async fn with_retry<T, F, Fut>(
+    what: &str,
+    cancel: &CancellationToken,
+    errors: &prometheus::IntCounter,
+    mut op: F,
+) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -153,6 +171,7 @@ where
         match result {
             Ok(v) => return Some(v),
             Err(e) => {
+                errors.inc();
                 tracing::warn!(error = %e, retry_in = ?delay, "archive object store: {what} failed");
                 tokio::select! {
                     _ = cancel.cancelled() => return None,
@@ -169,9 +188,14 @@ async fn upload_loop(
     store: ArchiveStore,
     committed: Vec<ArchivedFile>,
     mut rx: mpsc::UnboundedReceiver<ArchivedFile>,
+    metrics: IngestMetrics,
     cancel: CancellationToken,
 ) {
-    let Some(present) = with_retry("listing", &cancel, || store.list()).await else {
+    let errors = metrics.archive_uploads.with_label_values(&["error"]);
+    let uploaded = metrics.archive_uploads.with_label_values(&["ok"]);
+    let pending = &metrics.archive_upload_pending;
+    pending.set(committed.len() as i64);
+    let Some(present) = with_retry("listing", &cancel, &errors, || store.list()).await else {
         return;
     };
     let mut missing = Vec::new();
@@ -192,6 +216,8 @@ async fn upload_loop(
     tracing::info!(archive_url = %store.url(), present = present.len() - foreign, to_upload = missing.len(), "archive object store");
     let mut queue = std::collections::VecDeque::from(missing);
     loop {
+        // The file in hand counts as pending until its copy is there.
+        pending.set((queue.len() + rx.len()) as i64);
         let f = match queue.pop_front() {
             Some(f) => f,
             None => tokio::select! {
@@ -214,10 +240,13 @@ async fn upload_loop(
                 r => r.map(Some),
             }
         };
-        match with_retry("upload", &cancel, upload).await {
+        pending.set((queue.len() + rx.len() + 1) as i64);
+        match with_retry("upload", &cancel, &errors, upload).await {
             Some(Some(url)) => {
                 tracing::debug!(url = %url, bytes = f.bytes, "archive file uploaded");
                 tables.set_url(&f, url);
+                // After the snapshot names the copy: a count of `ok` means readable there.
+                uploaded.inc();
             }
             Some(None) => {}
             None => return,

@@ -7,10 +7,7 @@
 //! a missing server fails the test.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +18,7 @@ use arrow::datatypes::{DataType, Int64Type, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use hub_ingest::archive::{recover, write_file, ArchiveStore, ArchivedFile};
+use hub_ingest::metrics::IngestMetrics;
 use hub_ingest::LiveTables;
 use hub_model::schema::Table;
 use hub_model::source::{FileLocation, TableSource};
@@ -28,86 +26,14 @@ use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use object_store::ObjectStoreExt;
 use tokio_util::sync::CancellationToken;
 
+#[path = "../../tests/common/moto.rs"]
+mod moto;
+use moto::{moto_or_skip, start_moto, BUCKET};
+
 const DAY_US: i64 = 86_400_000_000;
 /// 2026-10-01.
 const DAY0: i32 = 20_727;
-const BUCKET: &str = "hub-archive";
 const SECRET: &str = "s3cr3t-never-shown";
-
-/// moto's S3 server on a free port, stopped (killed by its pid) on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_installed() -> bool {
-    Command::new("moto_server")
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// One unsigned HTTP request to the server (moto does not check signatures); the whole
-/// answer, or `None` if the server is not answering.
-fn http(port: u16, request_line: &str, body: &[u8]) -> Option<Vec<u8>> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "{request_line} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .ok()?;
-    s.write_all(body).ok()?;
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).ok()?;
-    Some(answer)
-}
-
-fn status(answer: &[u8]) -> String {
-    String::from_utf8_lossy(answer)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Starts moto and creates the bucket, polling until the server answers (30 s at most).
-fn start_moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // S3 CreateBucket (moto does not check signatures).
-        match http(port, &format!("PUT /{BUCKET}"), b"").map(|a| status(&a)) {
-            Some(status) if status.contains(" 200") => return moto,
-            Some(status) => panic!("moto refused to create the bucket: {status}"),
-            None if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            None => panic!("moto_server did not answer on port {port} within 30 s"),
-        }
-    }
-}
 
 fn kiosk_rows(times: &[i64]) -> RecordBatch {
     let schema = Table::KioskResults.schema();
@@ -150,7 +76,8 @@ fn roll(dir: &Path, epoch: u64, days: &[i32], rows: i64) -> Vec<ArchivedFile> {
 }
 
 /// Waits (polling, 30 s at most) until every committed file is named by its copy.
-fn wait_uploaded(tables: &LiveTables, files: usize) {
+/// Waits until `files` kiosk files name their copy and the pending gauge shows none left.
+fn wait_uploaded(tables: &LiveTables, metrics: &IngestMetrics, files: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let snapshot = tables.snapshot(Table::KioskResults);
@@ -159,12 +86,13 @@ fn wait_uploaded(tables: &LiveTables, files: usize) {
             .iter()
             .filter(|f| matches!(f.location, FileLocation::Url(_)))
             .count();
-        if snapshot.files.len() == files && uploaded == files {
+        let pending = metrics.archive_upload_pending.get();
+        if snapshot.files.len() == files && uploaded == files && pending == 0 {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{uploaded} of {files} files uploaded after 30 s"
+            "{uploaded} of {files} files uploaded after 30 s, {pending} pending"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -177,15 +105,7 @@ async fn count(engine: &SqlEngine, sql: &str) -> i64 {
 
 #[test]
 fn the_archive_lives_on_an_s3_compatible_store() {
-    if !moto_installed() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "moto_server is not installed (pip install 'moto[server]'): the object-store test cannot run"
-        );
-        eprintln!(
-            "\n\n*** SKIPPED archive_s3: moto_server is not installed; run \
-             `python3 -m pip install 'moto[server]'` to test the object-store archive ***\n\n"
-        );
+    if !moto_or_skip("archive_s3") {
         return;
     }
     let moto = start_moto();
@@ -218,15 +138,19 @@ fn the_archive_lives_on_an_s3_compatible_store() {
     let shown = format!("{store:?}");
     assert!(shown.contains(&url) && !shown.contains(SECRET), "{shown}");
     let cancel = CancellationToken::new();
+    let metrics = IngestMetrics::new(&prometheus::Registry::new()).unwrap();
+    let uploads_ok = metrics.archive_uploads.with_label_values(&["ok"]);
     let task = {
         let _runtime = rt.enter();
-        tables.mirror_to(store, cancel.clone())
+        tables.mirror_to(store, &metrics, cancel.clone())
     };
-    wait_uploaded(&tables, 3);
+    wait_uploaded(&tables, &metrics, 3);
+    assert_eq!(uploads_ok.get(), 3);
 
     // A roll committed while mirroring: uploaded after its commit.
     tables.commit_roll(roll(dir.path(), 2, &days[1..], 500));
-    wait_uploaded(&tables, 5);
+    wait_uploaded(&tables, &metrics, 5);
+    assert_eq!(uploads_ok.get(), 5);
 
     // The objects: same keys as the local layout, same sizes.
     let check = ArchiveStore::new(&url).unwrap();
@@ -299,11 +223,17 @@ fn the_archive_lives_on_an_s3_compatible_store() {
     rt.block_on(s3.put(&key, stand_in.clone().into())).unwrap();
     let restarted = Arc::new(LiveTables::with_files(files));
     let cancel = CancellationToken::new();
+    let metrics = IngestMetrics::new(&prometheus::Registry::new()).unwrap();
     let task = {
         let _runtime = rt.enter();
-        restarted.mirror_to(store, cancel.clone())
+        restarted.mirror_to(store, &metrics, cancel.clone())
     };
-    wait_uploaded(&restarted, 2);
+    wait_uploaded(&restarted, &metrics, 2);
+    assert_eq!(
+        metrics.archive_uploads.with_label_values(&["ok"]).get(),
+        1,
+        "only the file the store lacked is sent"
+    );
     let objects = rt
         .block_on(
             ArchiveStore::new(&format!("s3://{BUCKET}/other"))

@@ -6,6 +6,7 @@
 
 pub mod feeds;
 pub mod golden;
+pub mod moto;
 
 use std::future::Future;
 use std::net::TcpListener;
