@@ -29,7 +29,8 @@
 //! the values) of both results are compared.
 //!
 //! Options (after `--`): `--explain` prints EXPLAIN ANALYZE of each query from both
-//! engines; `--query <name>` runs one query. Environment: `BENCH_KIOSK_ROWS` (default
+//! engines; `--query <name>` runs one golden query; `--sql <text>` runs that query
+//! instead (for experiments). Environment: `BENCH_KIOSK_ROWS` (default
 //! 10 000 000), `BENCH_RUNS` (5), `PYTHON` (python3).
 
 use std::collections::{BTreeMap, HashMap};
@@ -583,10 +584,20 @@ fn main() {
         .unwrap();
     let (mut duck, duck_version) = DuckDb::start(&archive);
 
-    let queries: Vec<Query> = golden_queries()
-        .into_iter()
-        .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
-        .collect();
+    let adhoc = args
+        .iter()
+        .position(|a| a == "--sql")
+        .and_then(|i| args.get(i + 1).cloned());
+    let queries: Vec<Query> = match adhoc {
+        Some(sql) => vec![Query {
+            name: "adhoc".into(),
+            sql,
+        }],
+        None => golden_queries()
+            .into_iter()
+            .filter(|q| only.as_ref().is_none_or(|o| *o == q.name))
+            .collect(),
+    };
     assert!(!queries.is_empty(), "no such query: {only:?}");
 
     if explain {
@@ -624,6 +635,27 @@ fn main() {
             .unwrap_or_else(|e| panic!("safety-hub: {e}"));
         (started.elapsed().as_secs_f64() * 1000.0, r.batches)
     };
+    // The fixed cost of a query: session set-up (catalog, views, pg_catalog), parsing,
+    // planning, an empty plan's execution.
+    {
+        hub_run("SELECT 1");
+        duck.run("SELECT 1");
+        let hub: Vec<f64> = (0..20).map(|_| hub_run("SELECT 1").0).collect();
+        let duck: Vec<f64> = (0..20).map(|_| duck.run("SELECT 1").0).collect();
+        let session: Vec<f64> = (0..20)
+            .map(|_| {
+                let started = Instant::now();
+                rt.block_on(catalog.session(1 << 30)).unwrap();
+                started.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        println!(
+            "  SELECT 1 (fixed cost per query): safety-hub {:.2} ms (of which session set-up {:.2} ms), DuckDB {:.2} ms (medians of 20)",
+            median(hub),
+            median(session),
+            median(duck)
+        );
+    }
     let mut outcomes = Vec::new();
     for q in &queries {
         let (_, batches) = hub_run(&q.sql);

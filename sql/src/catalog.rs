@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
+use datafusion::execution::cache::cache_manager::{CacheManager, CacheManagerConfig};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hub_model::schema::Table;
@@ -27,6 +28,23 @@ pub const EXPORT_LATEST_VIEW: &str = "CREATE VIEW export_declarations_latest AS 
 pub struct Catalog {
     source: Arc<dyn TableSource>,
     current: Vec<Arc<dyn CurrentTable>>,
+    /// DataFusion's caches, shared by every session (see [`shared_caches`]).
+    caches: CacheManagerConfig,
+}
+
+/// Caches kept across queries, each bounded by DataFusion's default limit: Parquet
+/// footers and page indexes (50 MiB), file statistics (20 MiB) and file listings
+/// (1 MiB). Sound because an archive file never changes once committed: its name
+/// carries the roll's epoch and no later roll writes it again in this process (a
+/// restart, which may reuse an uncommitted epoch, starts with empty caches). The
+/// metadata cache also checks each file's size and modification time.
+fn shared_caches() -> CacheManagerConfig {
+    let defaults = CacheManagerConfig::default();
+    let manager = CacheManager::try_new(&defaults).expect("DataFusion's default caches");
+    defaults
+        .with_file_statistics_cache(manager.get_file_statistic_cache())
+        .with_list_files_cache(manager.get_list_files_cache())
+        .with_file_metadata_cache(Some(manager.get_file_metadata_cache()))
 }
 
 impl Catalog {
@@ -34,6 +52,7 @@ impl Catalog {
         Catalog {
             source,
             current: Vec::new(),
+            caches: shared_caches(),
         }
     }
 
@@ -54,6 +73,7 @@ impl Catalog {
     pub async fn session(&self, memory_limit: usize) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(memory_limit, 1.0)
+            .with_cache_manager(self.caches.clone())
             .build_arc()?;
         let config = SessionConfig::new()
             // `information_schema` is registered below, PostgreSQL-flavoured.
