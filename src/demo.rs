@@ -284,7 +284,10 @@ fn rows_as_text(r: &hub_sql::QueryResult) -> String {
     use arrow::datatypes::Int64Type;
     let mut parts = Vec::new();
     for b in &r.batches {
-        let names = b.column(0).as_string::<i32>();
+        // Text columns come back as Utf8View (hub-sql's table schema).
+        let names = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+            .expect("text casts to Utf8");
+        let names = names.as_string::<i32>();
         let counts = b.column(1).as_primitive::<Int64Type>();
         for i in 0..b.num_rows() {
             if !names.is_null(i) {

@@ -210,6 +210,7 @@ mod tests {
         };
         assert_eq!(name(DataType::Int64), ("bigint".into(), "int8".into()));
         assert_eq!(name(DataType::Utf8), ("text".into(), "text".into()));
+        assert_eq!(name(DataType::Utf8View), ("text".into(), "text".into()));
         assert_eq!(
             name(DataType::Timestamp(
                 TimeUnit::Microsecond,
