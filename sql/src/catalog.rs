@@ -100,6 +100,7 @@ impl Catalog {
             )?;
         crate::pg_catalog::install(&ctx, "hub")?;
         crate::bounded_functions::install(&ctx);
+        crate::utc_date_trunc::install(&ctx);
         Ok(ctx)
     }
 }

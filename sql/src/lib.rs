@@ -15,6 +15,7 @@ pub mod pg;
 pub mod pg_catalog;
 pub mod pruning;
 pub mod table;
+pub mod utc_date_trunc;
 
 pub use catalog::Catalog;
 pub use config::SqlConfig;
