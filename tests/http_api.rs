@@ -221,6 +221,16 @@ async fn api_auth_formats_guard_metrics_cli_and_archive() {
     ] {
         assert!(metrics.contains(family), "no {family} in\n{metrics}");
     }
+    // Readiness as a metric: 1 once caught up (the rows above are all in).
+    let h = &hub;
+    wait_for("hub_ready 1", Duration::from_secs(30), || async move {
+        h.metrics()
+            .await
+            .lines()
+            .any(|l| l == "hub_ready 1")
+            .then_some(())
+    })
+    .await;
     // The token never reaches the log.
     assert!(!hub.log_text().contains(TOKEN));
 }

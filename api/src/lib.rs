@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod format;
 pub mod health;
+pub mod metrics;
 pub mod routes;
 pub mod server;
 

@@ -62,7 +62,9 @@ pub fn router(state: ApiState) -> Router {
 
 async fn metrics(State(s): State<ApiState>) -> Response {
     let mut buf = Vec::new();
-    match TextEncoder::new().encode(&s.registry.gather(), &mut buf) {
+    let mut families = s.registry.gather();
+    families.extend(crate::metrics::scrape_time(s.readiness.as_ref()));
+    match TextEncoder::new().encode(&families, &mut buf) {
         Ok(()) => ([(CONTENT_TYPE, prometheus::TEXT_FORMAT)], buf).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
