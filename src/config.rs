@@ -152,6 +152,26 @@ mod tests {
         assert!(c.auth.tokens.is_empty());
     }
 
+    /// The example production file (deploy/kubernetes/hub.production.toml, the
+    /// ConfigMap's) loads with a token from the environment, and without one is refused
+    /// for its public listen address.
+    #[test]
+    fn the_example_production_config_loads() {
+        let text = include_str!("../deploy/kubernetes/hub.production.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hub.toml", text)?;
+            let err = HubConfig::load(Some(Path::new("hub.toml"))).unwrap_err();
+            assert!(err.to_string().contains("auth.tokens"), "{err}");
+            jail.set_env("HUB__AUTH__TOKENS", "[\"a-production-token-0123456789\"]");
+            let c = HubConfig::load(Some(Path::new("hub.toml"))).unwrap();
+            assert_eq!(c.kafka.brokers, "kafka:9092");
+            assert_eq!(c.sql.pg_listen, "0.0.0.0:5433");
+            assert_eq!(c.auth.tokens.len(), 1);
+            c.compile_rules().unwrap();
+            Ok(())
+        });
+    }
+
     #[test]
     fn env_overrides_file_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
