@@ -200,8 +200,7 @@ fn dockerfile_builds_in_one_stage_and_runs_as_non_root_in_another() {
     assert!(text.contains("COPY --from=build"));
     let user = text
         .lines()
-        .filter(|l| l.starts_with("USER "))
-        .next_back()
+        .rfind(|l| l.starts_with("USER "))
         .expect("a USER line");
     assert!(!user.contains("root") && !user.ends_with(" 0"), "{user}");
     assert!(text.contains("EXPOSE 8080 5433"));
