@@ -20,14 +20,12 @@ OUT = pathlib.Path(os.environ.get("DASHBOARDS_OUT") or pathlib.Path(__file__).re
 REGION = {
     "name": "region", "label": "Region", "type": "query", "datasource": PROM,
     "query": {"query": "label_values(hub_rule_value, region)", "refId": "region"},
-    "definition": "label_values(hub_rule_value, region)",
     "includeAll": True, "allValue": "", "multi": False, "refresh": 2, "sort": 1,
     "current": {"text": "All", "value": "$__all"},
 }
 FEED = {
     "name": "feed", "label": "Feed", "type": "query", "datasource": PROM,
     "query": {"query": "label_values(hub_ingest_records_total, feed)", "refId": "feed"},
-    "definition": "label_values(hub_ingest_records_total, feed)",
     "includeAll": True, "allValue": ".*", "multi": False, "refresh": 2, "sort": 1,
     "current": {"text": "All", "value": "$__all"},
 }

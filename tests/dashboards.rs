@@ -5,8 +5,9 @@
 //! as Grafana does with "All", returns at least one series through Prometheus's HTTP
 //! API; every SQL panel, with Grafana's `$__timeFilter` macro expanded, returns rows on
 //! the hub's PostgreSQL endpoint (psql); no panel names a metric the hub does not
-//! export; the checked-in JSON is what `dashboards/generate.py` writes. Prometheus also
-//! loads `deploy/prometheus/safety-hub-rules.yml`.
+//! export; the checked-in JSON is what `dashboards/generate.py` writes and fits Grafana's
+//! dashboard schema (`dashboards/check_schema.py`). Prometheus also loads
+//! `deploy/prometheus/safety-hub-rules.yml`.
 
 mod common;
 
@@ -279,6 +280,40 @@ fn checked_in_dashboards_are_what_the_generator_writes() {
     assert_eq!(n, 5, "five dashboards");
 }
 
+/// Grafana's dashboard schema (grafana-foundation-sdk from PyPI: Grafana's published
+/// schemas as typed models) knows every field of every dashboard and panel options.
+#[test]
+fn dashboards_fit_grafanas_dashboard_schema() {
+    let have_sdk = Command::new("python3")
+        .args(["-c", "import grafana_foundation_sdk"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_sdk {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "grafana-foundation-sdk is not installed (pip install grafana-foundation-sdk)"
+        );
+        eprintln!(
+            "\n\n*** SKIPPED dashboard schema check: pip install grafana-foundation-sdk ***\n\n"
+        );
+        return;
+    }
+    let out = Command::new("python3")
+        .arg(root().join("dashboards/check_schema.py"))
+        .output()
+        .expect("python3");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("5 dashboards checked, 0 problems"),
+        "{report}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_query_returns_data_from_a_live_hub() {
     let Some(prometheus) = prometheus_bin() else {
@@ -377,6 +412,45 @@ async fn every_panel_query_returns_data_from_a_live_hub() {
             },
         )
         .await;
+    }
+
+    // The variables: each one's label_values query offers values, and each value
+    // selects data in at least one of the panels that use the variable.
+    for (var, label, metric) in [
+        ("$region", "region", "hub_rule_value"),
+        ("$feed", "feed", "hub_ingest_records_total"),
+    ] {
+        let r: Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/label/{label}/values", prom.url))
+            .query(&[("match[]", metric)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let values: Vec<String> = r["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert!(!values.is_empty(), "{var} offers no values: {r}");
+        let users: Vec<&&Panel> = prom_panels
+            .iter()
+            .filter(|p| p.query.contains(var))
+            .collect();
+        assert!(!users.is_empty(), "no panel uses {var}");
+        for value in &values {
+            let mut selected = 0;
+            for p in &users {
+                let expr = promql(&p.query.replace(var, value));
+                if !prom.query(&expr).await.unwrap().is_empty() {
+                    selected += 1;
+                }
+            }
+            assert!(selected > 0, "{var} = {value} selects nothing in any panel");
+        }
     }
 
     // Every SQL panel returns rows on the PostgreSQL endpoint.
