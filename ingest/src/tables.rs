@@ -9,14 +9,16 @@
 //! then): the same rows either way, so the switch is invisible to a query.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use hub_model::schema::Table;
 use hub_model::source::{day_columns, FileLocation, SnapshotFile, TableSnapshot, TableSource};
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -34,8 +36,10 @@ struct TableState {
 #[derive(Default)]
 pub struct LiveTables {
     tables: RwLock<[TableState; Table::ALL.len()]>,
-    /// Committed files to copy to the object store, when there is one.
-    uploads: OnceLock<mpsc::UnboundedSender<ArchivedFile>>,
+    /// Woken by every roll: the object-store mirror, if any, looks for files to copy.
+    committed: Notify,
+    /// Set once `mirror_to` runs.
+    mirrored: AtomicBool,
 }
 
 /// Rows waiting for the next roll: one entry per (table, day).
@@ -92,15 +96,25 @@ impl LiveTables {
             state.live.clear();
             state.live_bytes = 0;
         }
-        if let Some(uploads) = self.uploads.get() {
-            for f in &files {
-                // A closed channel (the uploader stopped): the next start uploads it.
-                let _ = uploads.send(f.clone());
-            }
-        }
         for f in files {
             t[f.table.index()].files.push(f);
         }
+        drop(t);
+        self.committed.notify_one();
+    }
+
+    /// Committed files without a copy on the object store yet (other than `skip`),
+    /// oldest roll first.
+    fn not_uploaded(&self, skip: &HashSet<PathBuf>) -> Vec<ArchivedFile> {
+        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<ArchivedFile> = t
+            .iter()
+            .flat_map(|s| s.files.iter())
+            .filter(|f| f.url.is_none() && !skip.contains(&f.path))
+            .cloned()
+            .collect();
+        out.sort_by_key(|f| f.epoch);
+        out
     }
 
     /// Copies every committed file to `store` in the background, and every file committed
@@ -111,31 +125,19 @@ impl LiveTables {
     /// `cancel` fires; what was not copied yet is copied after the next start.
     /// Progress shows in `metrics` (`archive_uploads`, `archive_upload_pending`).
     ///
-    /// The queue of files to copy is unbounded on purpose: one small entry per committed
-    /// file (bounded by the files on disk), and a roll must never wait for the store.
+    /// There is no queue: what is left to copy is the committed files without a copy
+    /// (`url` unset), read from the tables; a roll only wakes the uploader, so it never
+    /// waits for the store and nothing grows while the store is down.
     pub fn mirror_to(
         self: &Arc<Self>,
         store: ArchiveStore,
         metrics: &IngestMetrics,
         cancel: CancellationToken,
     ) -> JoinHandle<()> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let committed: Vec<ArchivedFile> = {
-            // Under the lock: a roll committing now is either listed here or queued.
-            let t = self.tables.write().unwrap_or_else(|e| e.into_inner());
-            if self.uploads.set(tx).is_err() {
-                tracing::error!("the archive is already mirrored to an object store");
-            }
-            t.iter().flat_map(|s| s.files.iter().cloned()).collect()
-        };
-        tokio::spawn(upload_loop(
-            self.clone(),
-            store,
-            committed,
-            rx,
-            metrics.clone(),
-            cancel,
-        ))
+        if self.mirrored.swap(true, Ordering::SeqCst) {
+            tracing::error!("the archive is already mirrored to an object store");
+        }
+        tokio::spawn(upload_loop(self.clone(), store, metrics.clone(), cancel))
     }
 
     fn set_url(&self, file: &ArchivedFile, url: String) {
@@ -186,26 +188,26 @@ where
 async fn upload_loop(
     tables: Arc<LiveTables>,
     store: ArchiveStore,
-    committed: Vec<ArchivedFile>,
-    mut rx: mpsc::UnboundedReceiver<ArchivedFile>,
     metrics: IngestMetrics,
     cancel: CancellationToken,
 ) {
     let errors = metrics.archive_uploads.with_label_values(&["error"]);
     let uploaded = metrics.archive_uploads.with_label_values(&["ok"]);
     let pending = &metrics.archive_upload_pending;
+    let mut vanished = HashSet::new();
+    let committed = tables.not_uploaded(&vanished);
     pending.set(committed.len() as i64);
     let Some(present) = with_retry("listing", &cancel, &errors, || store.list()).await else {
         return;
     };
-    let mut missing = Vec::new();
     let mut known = HashSet::new();
+    let mut missing = 0;
     for f in committed {
         let key = store.key(&f);
         if present.get(&key) == Some(&f.bytes) {
             tables.set_url(&f, store.object_url(&f));
         } else {
-            missing.push(f);
+            missing += 1;
         }
         known.insert(key);
     }
@@ -213,20 +215,17 @@ async fn upload_loop(
     if foreign > 0 {
         tracing::warn!(archive_url = %store.url(), objects = foreign, "the object store holds archive objects this hub's data directory does not know (another hub's, or an older data directory's); SQL ignores them, other readers of the prefix would not");
     }
-    tracing::info!(archive_url = %store.url(), present = present.len() - foreign, to_upload = missing.len(), "archive object store");
-    let mut queue = std::collections::VecDeque::from(missing);
+    tracing::info!(archive_url = %store.url(), present = present.len() - foreign, to_upload = missing, "archive object store");
     loop {
         // The file in hand counts as pending until its copy is there.
-        pending.set((queue.len() + rx.len()) as i64);
-        let f = match queue.pop_front() {
-            Some(f) => f,
-            None => tokio::select! {
+        let waiting = tables.not_uploaded(&vanished);
+        pending.set(waiting.len() as i64);
+        let Some(f) = waiting.into_iter().next() else {
+            tokio::select! {
                 _ = cancel.cancelled() => return,
-                f = rx.recv() => match f {
-                    Some(f) => f,
-                    None => return,
-                },
-            },
+                // A roll committed meanwhile left a permit: no wake-up is lost.
+                _ = tables.committed.notified() => continue,
+            }
         };
         let upload = || async {
             match store.upload(&f).await {
@@ -240,7 +239,6 @@ async fn upload_loop(
                 r => r.map(Some),
             }
         };
-        pending.set((queue.len() + rx.len() + 1) as i64);
         match with_retry("upload", &cancel, &errors, upload).await {
             Some(Some(url)) => {
                 tracing::debug!(url = %url, bytes = f.bytes, "archive file uploaded");
@@ -248,7 +246,9 @@ async fn upload_loop(
                 // After the snapshot names the copy: a count of `ok` means readable there.
                 uploaded.inc();
             }
-            Some(None) => {}
+            Some(None) => {
+                vanished.insert(f.path.clone());
+            }
             None => return,
         }
     }
