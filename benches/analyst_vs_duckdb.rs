@@ -58,6 +58,10 @@ use hub_sql::catalog::EXPORT_LATEST_VIEW;
 use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use serde_json::{json, Value};
 
+#[path = "../tests/common/golden_file.rs"]
+mod golden_file;
+use golden_file::Query;
+
 /// Bump when the generated archive changes, so a cached one is rebuilt.
 const ARCHIVE_VERSION: u64 = 1;
 const MICRO_BATCH: usize = 2_048;
@@ -376,27 +380,10 @@ impl TableSource for ArchiveSource {
 // Queries
 // ---------------------------------------------------------------------------------
 
-struct Query {
-    name: String,
-    sql: String,
-}
-
-/// The golden file's format (see `tests/sql_golden.rs`).
+/// The golden queries, verbatim.
 fn golden_queries() -> Vec<Query> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql/analyst.slt");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let mut out = Vec::new();
-    for block in text.split("\n\n") {
-        let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#')).collect();
-        let Some(first) = lines.first() else { continue };
-        let name = first.strip_prefix("query ").expect("query <name>").trim();
-        let sep = lines.iter().position(|l| *l == "----").expect("----");
-        out.push(Query {
-            name: name.to_string(),
-            sql: lines[1..sep].join("\n"),
-        });
-    }
-    out
+    golden_file::parse(&std::fs::read_to_string(file).unwrap())
 }
 
 struct DuckDb {
@@ -592,6 +579,7 @@ fn main() {
         Some(sql) => vec![Query {
             name: "adhoc".into(),
             sql,
+            expected: Vec::new(),
         }],
         None => golden_queries()
             .into_iter()

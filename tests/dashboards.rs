@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{free_port, wait_for, Broker, Hub};
+use common::{free_port, psql, wait_for, Broker, Hub};
 use serde_json::Value;
 
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -220,21 +220,7 @@ fn grafana_sql(sql: &str) -> String {
 }
 
 fn psql_rows(pg_port: u16, sql: &str) -> Result<usize, String> {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &pg_port.to_string()])
-        .args([
-            "-U",
-            "grafana",
-            "-d",
-            "hub",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .output()
-        .map_err(|e| format!("psql: {e}"))?;
+    let out = psql(pg_port, "", sql);
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).to_string());
     }

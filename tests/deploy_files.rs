@@ -39,6 +39,18 @@ fn yaml_docs(text: &str) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
+/// Runs a checker; its standard output, or a failure showing both of its outputs.
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn tool(name: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
@@ -112,28 +124,17 @@ fn compose_file_runs_the_whole_stack_from_files_in_the_repository() {
                     .to_string(),
             );
         std::fs::write(tmp.path().join("prometheus.yml"), config).unwrap();
-        let out = Command::new("promtool")
-            .args(["check", "config"])
-            .arg(tmp.path().join("prometheus.yml"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new("promtool")
+                .args(["check", "config"])
+                .arg(tmp.path().join("prometheus.yml")),
         );
     }
     if tool("amtool") {
-        let out = Command::new("amtool")
-            .arg("check-config")
-            .arg(dir.join("alertmanager.yml"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new("amtool")
+                .arg("check-config")
+                .arg(dir.join("alertmanager.yml")),
         );
     }
 }
@@ -143,17 +144,12 @@ fn kubernetes_manifests_render_with_probes_non_root_and_secrets() {
     if !tool("kubectl") {
         return;
     }
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(deploy().join("kubernetes"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let rendered = run_ok(
+        Command::new("kubectl")
+            .arg("kustomize")
+            .arg(deploy().join("kubernetes")),
     );
-    let docs = yaml_docs(&String::from_utf8_lossy(&out.stdout));
+    let docs = yaml_docs(&rendered);
     let of = |kind: &str| -> &Value {
         docs.iter()
             .find(|d| d["kind"] == kind)

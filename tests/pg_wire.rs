@@ -8,32 +8,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::feeds::{event, feed_counts};
-use common::{produce_all, producer, wait_for, Broker, Hub};
+use common::{produce_all, producer, psql, wait_for, Broker, Hub};
 
 const TOKEN: &str = "pg-test-token-0123456789";
-
-fn psql(port: u16, password: &str, sql: &str) -> Output {
-    Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-U",
-            "analyst",
-            "-d",
-            "hub",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .env("PGPASSWORD", password)
-        .env("PGCONNECT_TIMEOUT", "10")
-        .output()
-        .expect("psql (Debian postgresql-client; scripts/test installs it)")
-}
 
 fn text(o: &Output) -> (String, String) {
     (

@@ -15,38 +15,10 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use common::golden::{close_all_partitions, replay_hub, topic, wait_settled};
+use common::golden_file::{parse, Query};
 use common::{produce_all, producer, Broker, Hub};
 use hub_simulator::{history, Scenario, SimConfig};
 use serde_json::Value;
-
-struct Query {
-    name: String,
-    sql: String,
-    expected: Vec<String>,
-}
-
-fn parse(text: &str) -> Vec<Query> {
-    let mut out = Vec::new();
-    for block in text.split("\n\n") {
-        let lines: Vec<&str> = block.lines().filter(|l| !l.starts_with('#')).collect();
-        let Some(first) = lines.first() else { continue };
-        let name = first
-            .strip_prefix("query ")
-            .unwrap_or_else(|| panic!("a block starts with `query <name>`: {first}"))
-            .trim()
-            .to_string();
-        let sep = lines
-            .iter()
-            .position(|l| *l == "----")
-            .unwrap_or_else(|| panic!("{name}: no `----` line"));
-        out.push(Query {
-            name,
-            sql: lines[1..sep].join("\n"),
-            expected: lines[sep + 1..].iter().map(|l| l.to_string()).collect(),
-        });
-    }
-    out
-}
 
 fn render(rows: &Value) -> Vec<String> {
     rows.as_array()

@@ -5,13 +5,13 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::kernels::aggregate::max;
-use arrow::datatypes::{DataType, FieldRef, Int64Type};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
+
+use crate::fronted_function::{put_in_front, Front};
 
 /// The largest single value these functions may produce.
 pub const MAX_VALUE_BYTES: i64 = 16 << 20;
@@ -36,21 +36,9 @@ const BOUNDED: &[(&str, Size)] = &[
 
 /// Replaces the session's size-setting functions with bounded ones.
 pub fn install(ctx: &SessionContext) {
-    let functions = ctx.state().scalar_functions().clone();
     for (name, size) in BOUNDED {
-        if let Some(inner) = functions.get(*name) {
-            ctx.register_udf(ScalarUDF::new_from_impl(Bounded {
-                inner: inner.as_ref().clone(),
-                size: *size,
-            }));
-        }
+        put_in_front(ctx, name, *size);
     }
-}
-
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Bounded {
-    inner: ScalarUDF,
-    size: Size,
 }
 
 /// The largest integer in an argument (a count), if any.
@@ -91,12 +79,13 @@ fn longest_text(v: &ColumnarValue) -> i64 {
     i64::try_from(len).unwrap_or(i64::MAX)
 }
 
-impl Bounded {
-    fn check(&self, args: &[ColumnarValue]) -> Result<()> {
+impl Front for Size {
+    /// Refuses a call whose value would be too large, before it is built.
+    fn before(&self, inner: &ScalarUDF, args: &[ColumnarValue]) -> Result<Option<ColumnarValue>> {
         let Some(count) = args.get(1).and_then(largest_count) else {
-            return Ok(());
+            return Ok(None);
         };
-        let bytes = match self.size {
+        let bytes = match self {
             Size::Repeat => count.saturating_mul(longest_text(&args[0]).max(1)),
             Size::Pad => count.saturating_mul(4),
             Size::Elements => count.saturating_mul(8),
@@ -105,41 +94,10 @@ impl Bounded {
             return Err(DataFusionError::ResourcesExhausted(format!(
                 "{}(…, {count}) would build a value of about {bytes} bytes; one value may \
                  hold at most {MAX_VALUE_BYTES} bytes",
-                self.inner.name()
+                inner.name()
             )));
         }
-        Ok(())
-    }
-}
-
-impl ScalarUDFImpl for Bounded {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        self.check(&args.args)?;
-        self.inner.invoke_with_args(args)
+        Ok(None)
     }
 }
 

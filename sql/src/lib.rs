@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod fronted_function;
 pub mod guard;
 pub mod information_schema;
 pub mod metrics;

@@ -8,31 +8,24 @@
 //! give the same answers.
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, FieldRef, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
-use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
-use datafusion::logical_expr::{
-    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-};
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
+
+use crate::fronted_function::{put_in_front, Front};
 
 const SECOND: i64 = 1_000_000;
 const DAY: i64 = 86_400 * SECOND;
 
 /// Replaces the session's `date_trunc` with the UTC fast path in front of it.
 pub fn install(ctx: &SessionContext) {
-    if let Some(inner) = ctx.state().scalar_functions().get("date_trunc") {
-        ctx.register_udf(ScalarUDF::new_from_impl(UtcDateTrunc {
-            inner: inner.as_ref().clone(),
-        }));
-    }
+    put_in_front(ctx, "date_trunc", UtcDateTrunc);
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct UtcDateTrunc {
-    inner: ScalarUDF,
-}
+struct UtcDateTrunc;
 
 /// The truncations that are plain arithmetic in UTC.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,68 +67,35 @@ fn is_utc(tz: &Option<std::sync::Arc<str>>) -> bool {
     }
 }
 
-impl UtcDateTrunc {
-    /// The result by arithmetic, when the arguments allow it.
-    fn fast(&self, args: &[ColumnarValue]) -> Option<ColumnarValue> {
-        let [ColumnarValue::Scalar(granularity), ColumnarValue::Array(times)] = args else {
-            return None;
-        };
-        let granularity = match granularity {
-            ScalarValue::Utf8(Some(g))
-            | ScalarValue::Utf8View(Some(g))
-            | ScalarValue::LargeUtf8(Some(g)) => g,
-            _ => return None,
-        };
-        let step = step(granularity)?;
-        let DataType::Timestamp(TimeUnit::Microsecond, tz) = times.data_type() else {
-            return None;
-        };
-        if !is_utc(tz) {
-            return None;
-        }
-        let times = times.as_primitive::<TimestampMicrosecondType>();
-        let truncated = times
-            .try_unary::<_, TimestampMicrosecondType, ()>(|v| truncate(v, step).ok_or(()))
-            .ok()?
-            .with_timezone_opt(tz.clone());
-        Some(ColumnarValue::Array(std::sync::Arc::new(truncated)))
+/// The result by arithmetic, when the arguments allow it.
+fn fast(args: &[ColumnarValue]) -> Option<ColumnarValue> {
+    let [ColumnarValue::Scalar(granularity), ColumnarValue::Array(times)] = args else {
+        return None;
+    };
+    let granularity = match granularity {
+        ScalarValue::Utf8(Some(g))
+        | ScalarValue::Utf8View(Some(g))
+        | ScalarValue::LargeUtf8(Some(g)) => g,
+        _ => return None,
+    };
+    let step = step(granularity)?;
+    let DataType::Timestamp(TimeUnit::Microsecond, tz) = times.data_type() else {
+        return None;
+    };
+    if !is_utc(tz) {
+        return None;
     }
+    let times = times.as_primitive::<TimestampMicrosecondType>();
+    let truncated = times
+        .try_unary::<_, TimestampMicrosecondType, ()>(|v| truncate(v, step).ok_or(()))
+        .ok()?
+        .with_timezone_opt(tz.clone());
+    Some(ColumnarValue::Array(std::sync::Arc::new(truncated)))
 }
 
-impl ScalarUDFImpl for UtcDateTrunc {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        self.inner.coerce_types(arg_types)
-    }
-
-    fn output_ordering(&self, input: &[ExprProperties]) -> Result<SortProperties> {
-        self.inner.output_ordering(input)
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match self.fast(&args.args) {
-            Some(result) => Ok(result),
-            None => self.inner.invoke_with_args(args),
-        }
+impl Front for UtcDateTrunc {
+    fn before(&self, _inner: &ScalarUDF, args: &[ColumnarValue]) -> Result<Option<ColumnarValue>> {
+        Ok(fast(args))
     }
 }
 
@@ -144,11 +104,13 @@ mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, TimestampMicrosecondArray};
-    use arrow::datatypes::Field;
+    use arrow::datatypes::{Field, FieldRef};
     use datafusion::config::ConfigOptions;
+    use datafusion::logical_expr::ScalarFunctionArgs;
     use proptest::prelude::*;
 
     use super::*;
+    use crate::fronted_function::Fronted;
 
     fn call(f: &ScalarUDF, granularity: &str, times: ArrayRef) -> ArrayRef {
         let args = vec![
@@ -180,8 +142,9 @@ mod tests {
         let inner = ctx.state().scalar_functions()["date_trunc"]
             .as_ref()
             .clone();
-        let fast = ScalarUDF::new_from_impl(UtcDateTrunc {
+        let fast = ScalarUDF::new_from_impl(Fronted {
             inner: inner.clone(),
+            front: UtcDateTrunc,
         });
         let times: ArrayRef =
             Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(tz));

@@ -4,10 +4,8 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
-};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use arrow::record_batch::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
 use datafusion::catalog::MemTable;
@@ -23,38 +21,9 @@ use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-const DAY_US: i64 = 86_400_000_000;
-/// 2026-10-01.
-const DAY0: i32 = 20_727;
-
-/// Kiosk rows at the given `tested_at` instants (µs), every other column filled in.
-fn kiosk_rows(times: &[i64]) -> RecordBatch {
-    let schema = Table::KioskResults.schema();
-    let n = times.len();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| -> ArrayRef {
-            match f.data_type() {
-                DataType::Utf8 => Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| format!("{}-{}", f.name(), i % 7)),
-                )),
-                DataType::Timestamp(TimeUnit::Microsecond, tz) => Arc::new(
-                    TimestampMicrosecondArray::from(times.to_vec()).with_timezone_opt(tz.clone()),
-                ),
-                DataType::Float64 => Arc::new(Float64Array::from_iter_values(
-                    (0..n).map(|i| (i % 100) as f64),
-                )),
-                DataType::Int32 => {
-                    Arc::new(Int32Array::from_iter_values((0..n).map(|i| (i % 3) as i32)))
-                }
-                DataType::Int64 => Arc::new(Int64Array::from_iter_values((0..n).map(|i| i as i64))),
-                other => panic!("no test data for {other}"),
-            }
-        })
-        .collect();
-    RecordBatch::try_new(schema, columns).unwrap()
-}
+#[path = "support/kiosk.rs"]
+mod kiosk;
+use kiosk::{kiosk_rows, DAY0, DAY_US};
 
 /// `n` instants spread over `day`, in scrambled order, plus both ends of the day.
 fn day_times(day: i32, n: usize, seed: u64) -> Vec<i64> {

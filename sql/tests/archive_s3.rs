@@ -11,11 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{
-    ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray,
-};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit};
-use arrow::record_batch::RecordBatch;
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use arrow::util::pretty::pretty_format_batches;
 use hub_ingest::archive::{recover, write_file, ArchiveStore, ArchivedFile};
 use hub_ingest::metrics::IngestMetrics;
@@ -29,39 +26,11 @@ use tokio_util::sync::CancellationToken;
 #[path = "../../tests/common/moto.rs"]
 mod moto;
 use moto::{moto_or_skip, start_moto, BUCKET};
+#[path = "support/kiosk.rs"]
+mod kiosk;
+use kiosk::{kiosk_rows, DAY0, DAY_US};
 
-const DAY_US: i64 = 86_400_000_000;
-/// 2026-10-01.
-const DAY0: i32 = 20_727;
 const SECRET: &str = "s3cr3t-never-shown";
-
-fn kiosk_rows(times: &[i64]) -> RecordBatch {
-    let schema = Table::KioskResults.schema();
-    let n = times.len();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| -> ArrayRef {
-            match f.data_type() {
-                DataType::Utf8 => Arc::new(StringArray::from_iter_values(
-                    (0..n).map(|i| format!("{}-{}", f.name(), i % 7)),
-                )),
-                DataType::Timestamp(TimeUnit::Microsecond, tz) => Arc::new(
-                    TimestampMicrosecondArray::from(times.to_vec()).with_timezone_opt(tz.clone()),
-                ),
-                DataType::Float64 => Arc::new(Float64Array::from_iter_values(
-                    (0..n).map(|i| (i % 100) as f64),
-                )),
-                DataType::Int32 => {
-                    Arc::new(Int32Array::from_iter_values((0..n).map(|i| (i % 3) as i32)))
-                }
-                DataType::Int64 => Arc::new(Int64Array::from_iter_values((0..n).map(|i| i as i64))),
-                other => panic!("no test data for {other}"),
-            }
-        })
-        .collect();
-    RecordBatch::try_new(schema, columns).unwrap()
-}
 
 /// A roll: one file of `rows` rows on each of `days`.
 fn roll(dir: &Path, epoch: u64, days: &[i32], rows: i64) -> Vec<ArchivedFile> {

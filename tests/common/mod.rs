@@ -6,12 +6,13 @@
 
 pub mod feeds;
 pub mod golden;
+pub mod golden_file;
 pub mod moto;
 
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -418,4 +419,29 @@ pub fn fixture(name: &str) -> String {
             .join(name),
     )
     .unwrap()
+}
+
+/// `psql -c sql` against the hub's PostgreSQL endpoint on 127.0.0.1:`port`, with
+/// `password` (a token; any when the hub has none).
+pub fn psql(port: u16, password: &str, sql: &str) -> Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "analyst",
+            "-d",
+            "hub",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql (Debian postgresql-client; scripts/test installs it)")
 }
