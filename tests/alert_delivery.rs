@@ -5,7 +5,7 @@
 //! with deliveries pending; afterwards every notification the `alerts` table says
 //! was due has arrived, each under its stable id.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

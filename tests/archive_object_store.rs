@@ -4,7 +4,7 @@
 //! (the local files deleted, the answers unchanged, EXPLAIN names the objects); the
 //! secret key never reaches the log.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The broker goes away in the middle of a stream and comes back: the hub logs that it
 //! is retrying, does not crash, and ingests every event exactly once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

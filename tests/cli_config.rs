@@ -2,7 +2,7 @@
 //! refused with a message naming the key; a TOML file plus env works; the simulator's
 //! `bad` scenario fills `dead_letters` without stopping the pipeline.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

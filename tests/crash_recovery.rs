@@ -2,7 +2,7 @@
 //! stream (with duplicates and invalid messages mixed in); after the last restart the
 //! tables hold every event exactly once and every dead letter exactly once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

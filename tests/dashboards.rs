@@ -9,7 +9,7 @@
 //! dashboard schema (`dashboards/check_schema.py`). Prometheus also loads
 //! `deploy/prometheus/safety-hub-rules.yml`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,7 +1,7 @@
 //! The README's first command: `safety-hub demo` shows ingest, dead letters and alerts
 //! within 30 s with nothing else running (embedded broker, simulator, pipeline, HTTP).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! read-only guard, metrics, readiness, the `safety-hub sql` CLI, and an archive that
 //! DuckDB and pandas read as it is.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

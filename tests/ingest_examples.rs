@@ -2,7 +2,7 @@
 //! land in their tables, every invalid one lands in `dead_letters` and `hub.dlq` with
 //! its reason, and the valid neighbours around them are all kept.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

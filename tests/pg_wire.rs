@@ -2,7 +2,7 @@
 //! the password is an `auth.tokens` token, queries see the same tables as HTTP, the
 //! surface is read-only, errors reach the client with their message.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::Duration;

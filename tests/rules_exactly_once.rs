@@ -4,7 +4,7 @@
 //! allowed lateness, and is `kill -9`ed in the middle. Both must end with the identical
 //! `rates` table and the identical sequence of alert transitions in `alerts`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

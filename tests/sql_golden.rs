@@ -8,7 +8,7 @@
 //! `query <name>`, the SQL, `----`, then one line per row, values separated by ` | `
 //! (`NULL` for null; numbers as JSON writes them).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

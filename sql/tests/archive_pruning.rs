@@ -21,8 +21,7 @@ use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-#[path = "support/kiosk.rs"]
-mod kiosk;
+use crate::kiosk;
 use kiosk::{kiosk_rows, DAY0, DAY_US};
 
 /// `n` instants spread over `day`, in scrambled order, plus both ends of the day.

@@ -23,11 +23,9 @@ use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use object_store::ObjectStoreExt;
 use tokio_util::sync::CancellationToken;
 
-#[path = "../../tests/common/moto.rs"]
-mod moto;
+use crate::moto;
 use moto::{moto_or_skip, start_moto, BUCKET};
-#[path = "support/kiosk.rs"]
-mod kiosk;
+use crate::kiosk;
 use kiosk::{kiosk_rows, DAY0, DAY_US};
 
 const SECRET: &str = "s3cr3t-never-shown";
