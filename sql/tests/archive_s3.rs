@@ -23,10 +23,10 @@ use hub_sql::{Catalog, SqlConfig, SqlEngine};
 use object_store::ObjectStoreExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::moto;
-use moto::{moto_or_skip, start_moto, BUCKET};
 use crate::kiosk;
+use crate::moto;
 use kiosk::{kiosk_rows, DAY0, DAY_US};
+use moto::{moto_or_skip, start_moto, BUCKET};
 
 const SECRET: &str = "s3cr3t-never-shown";
 
