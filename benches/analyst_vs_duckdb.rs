@@ -15,7 +15,9 @@
 //! `storage.roll_max_bytes`; the 10 s roll interval is not simulated, i.e. a backfill
 //! ingested flat out) that writes one file per (table, day) with the hub's own
 //! `archive::write_file` (zstd 3, row groups ≤ 128 Ki rows) into
-//! `archive/<table>/date=YYYY-MM-DD/part-<epoch>.parquet`.
+//! `archive/<table>/date=YYYY-MM-DD/part-<epoch>.parquet`. Then what the running hub's
+//! compactor makes of it (every day being closed by now): its own `compaction::plan`
+//! and `merge` with the default `[storage.compaction]`, replaced files deleted.
 //!
 //! Queries: the six golden queries verbatim (the archive covers their fixed October
 //! dates). safety-hub: a `SqlEngine` (`Catalog` → `SnapshotTable` over a `TableSource`
@@ -44,6 +46,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use chrono::{DateTime, TimeZone, Utc};
 use hub_ingest::archive::{write_file, ArchivedFile};
+use hub_ingest::compaction::{self, CompactionConfig};
 use hub_ingest::dedup::DedupSet;
 use hub_ingest::{IngestConfig, LiveTables, StorageConfig};
 use hub_model::batch::TableBuilder;
@@ -63,7 +66,7 @@ mod golden_file;
 use golden_file::Query;
 
 /// Bump when the generated archive changes, so a cached one is rebuilt.
-const ARCHIVE_VERSION: u64 = 1;
+const ARCHIVE_VERSION: u64 = 2;
 const MICRO_BATCH: usize = 2_048;
 const PARTITIONS: u64 = 3;
 const THREADS: usize = 2;
@@ -295,6 +298,8 @@ fn generate(dir: &Path, kiosk_target: usize) -> Value {
     }
     flush(&mut builders, &mut stage, &mut gen);
     gen.roll();
+    let (compacted, replaced) = compact(&gen.archive, &gen.tables);
+    println!("compacted {replaced} files into {compacted}");
     let took = started.elapsed().as_secs_f64();
     assert!(
         kiosk_rows >= kiosk_target,
@@ -305,8 +310,10 @@ fn generate(dir: &Path, kiosk_target: usize) -> Value {
         "kiosk_target": kiosk_target,
         "messages": n,
         "rows": gen.rows,
-        "files": gen.files,
-        "bytes": gen.bytes,
+        "files_written": gen.files,
+        "files": gen.tables.files().len(),
+        "bytes_written": gen.bytes,
+        "bytes": gen.tables.files().iter().map(|f| f.bytes).sum::<u64>(),
         "rolls": gen.epoch,
         "generated_in_s": took,
         "span": [start.to_rfc3339(), end.to_rfc3339()],
@@ -318,6 +325,32 @@ fn generate(dir: &Path, kiosk_target: usize) -> Value {
     .unwrap();
     println!("generated in {took:.0} s");
     manifest
+}
+
+/// What the hub's compactor makes of the archive: runs of small files merged until
+/// none is left to merge, the replaced files deleted. Returns (compacted files, files
+/// they replaced).
+fn compact(archive: &Path, tables: &LiveTables) -> (usize, usize) {
+    let config = CompactionConfig::default();
+    let today = Utc::now().timestamp().div_euclid(86_400) as i32;
+    let (mut compacted, mut replaced) = (0, 0);
+    loop {
+        let runs = compaction::plan(&tables.files(), today, &config);
+        if runs.is_empty() {
+            return (compacted, replaced);
+        }
+        for run in runs {
+            let merged = compaction::merge(archive, &run).expect("compacted file");
+            for gone in tables
+                .replace_files(&run, merged)
+                .expect("the run is committed")
+            {
+                std::fs::remove_file(&gone.path).expect("delete a replaced file");
+                replaced += 1;
+            }
+            compacted += 1;
+        }
+    }
 }
 
 /// The cached archive for `kiosk_target` rows, generated when missing or incomplete.

@@ -112,6 +112,15 @@ impl HubConfig {
             .pg_listen
             .parse::<SocketAddr>()
             .with_context(|| format!("sql.pg_listen: `{}` is not host:port", self.sql.pg_listen))?;
+        let compaction = &self.storage.compaction;
+        if compaction.enabled && compaction.grace <= self.sql.query_timeout {
+            bail!(
+                "storage.compaction.grace ({:?}) must be longer than sql.query_timeout ({:?}): \
+                 a query may read the files a compaction replaced until it times out",
+                compaction.grace,
+                self.sql.query_timeout
+            );
+        }
         if self.auth.is_open() && !http.ip().is_loopback() {
             bail!(
                 "http.listen is {http}, not a loopback address, and auth.tokens is empty: \
@@ -200,6 +209,36 @@ mod tests {
         let err =
             with_env(&[("HUB__STORAGE__DATADIR", "/x")], || HubConfig::load(None)).unwrap_err();
         assert!(err.to_string().contains("datadir"), "{err}");
+    }
+
+    #[test]
+    fn compaction_grace_must_outlast_queries() {
+        let err = with_env(
+            &[
+                ("HUB__STORAGE__COMPACTION__GRACE", "30s"),
+                ("HUB__SQL__QUERY_TIMEOUT", "30s"),
+            ],
+            || HubConfig::load(None),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("storage.compaction.grace") && err.contains("sql.query_timeout"),
+            "{err}"
+        );
+        let c = with_env(&[("HUB__STORAGE__COMPACTION__MIN_FILES", "8")], || {
+            HubConfig::load(None)
+        })
+        .unwrap();
+        assert_eq!(c.storage.compaction.min_files, 8);
+        let err = with_env(&[("HUB__STORAGE__COMPACTION__MIN_FILES", "1")], || {
+            HubConfig::load(None)
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("storage.compaction.min_files"),
+            "{err}"
+        );
     }
 
     #[test]

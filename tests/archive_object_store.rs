@@ -148,3 +148,159 @@ async fn a_running_hub_copies_its_archive_to_the_object_store() {
         "the secret key reached the log"
     );
 }
+
+/// Produces the `n`th burst of 1 000 events and waits for the hub to count all `n`;
+/// returns the kiosk rows expected.
+async fn burst(hub: &Hub, bootstrap: &str, n: i64) -> i64 {
+    let stream: Vec<_> = (0..1_000)
+        .map(|i| event(&format!("compact{n}"), i))
+        .collect();
+    produce_all(&producer(bootstrap), &stream).await;
+    let (k, s, x) = feed_counts(1_000);
+    hub.wait_feed_counts((k * n, s * n, x * n), Duration::from_secs(120))
+        .await;
+    // Rolled into files before the next burst arrives.
+    wait_for("the burst rolled", Duration::from_secs(30), || async {
+        let m = hub.metrics().await;
+        (metric(&m, "hub_live_buffer_bytes", "")? == 0.0).then_some(())
+    })
+    .await;
+    k * n
+}
+
+/// Compaction with an object store: the compacted file is copied like any other, and
+/// the copies of the files it replaced are deleted — after `grace` while the hub runs,
+/// or at the next start when the hub stopped before that. The answers never change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_replaces_copies_on_the_object_store() {
+    if !moto_or_skip("archive_object_store") {
+        return;
+    }
+    let moto = start_moto();
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path()).await;
+    broker.create_feed_topics(3);
+    let data = dir.path().join("data");
+    let mut hub = Hub::new(&broker.bootstrap(), &data, "s3compact")
+        .env("HUB__STORAGE__ARCHIVE_URL", &format!("s3://{BUCKET}/hub-c"))
+        .env(
+            "AWS_ENDPOINT_URL",
+            &format!("http://127.0.0.1:{}", moto.port),
+        )
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "hub-test")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+        .env("HUB__SQL__QUERY_TIMEOUT", "2s")
+        .env("HUB__STORAGE__COMPACTION__INTERVAL", "1s")
+        // First run: replaced files outlive the hub.
+        .env("HUB__STORAGE__COMPACTION__GRACE", "1h");
+    hub.start().await;
+
+    let archive = data.join("archive");
+    let port = moto.port;
+    let keys = move || -> BTreeSet<String> {
+        list_keys(port, "hub-c/")
+            .into_iter()
+            .map(|k| k.strip_prefix("hub-c/").unwrap().to_string())
+            .collect()
+    };
+    let kiosk = |files: &BTreeSet<String>| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| f.starts_with("kiosk_results/"))
+            .cloned()
+            .collect()
+    };
+    // Each burst rolls into files of its own: several files per (table, day).
+    let bootstrap = broker.bootstrap();
+    burst(&hub, &bootstrap, 1).await;
+    let kiosk_rows = burst(&hub, &bootstrap, 2).await;
+
+    // 1. The compacted file is copied; the replaced files and copies stay (grace 1 h).
+    let h = &hub;
+    wait_for(
+        "a compacted kiosk file copied to the object store",
+        Duration::from_secs(60),
+        || {
+            let archive = archive.clone();
+            async move {
+                let m = h.metrics().await;
+                let pending = metric(&m, "hub_archive_upload_pending_files", "")?;
+                let remote = keys();
+                (pending == 0.0
+                    && kiosk(&remote).iter().any(|k| k.contains("/compacted-"))
+                    && kiosk(&remote).iter().any(|k| k.contains("/part-"))
+                    && remote == local_files(&archive))
+                .then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        hub.count("SELECT count(*) FROM kiosk_results").await,
+        kiosk_rows,
+        "a compacted file and the files it replaced, both present, count once"
+    );
+    assert!(hub.terminate().success());
+
+    // 2. Restarted (grace now 3 s): start-up deletes the replaced files, the mirror
+    //    their copies.
+    let mut hub = hub.env("HUB__STORAGE__COMPACTION__GRACE", "3s");
+    hub.start().await;
+    let only_compacted = |files: &BTreeSet<String>| {
+        let k = kiosk(files);
+        !k.is_empty() && k.iter().all(|f| f.contains("/compacted-"))
+    };
+    wait_for(
+        "the replaced copies deleted after the restart",
+        Duration::from_secs(60),
+        || {
+            let archive = archive.clone();
+            async move {
+                let local = local_files(&archive);
+                (only_compacted(&local) && keys() == local).then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        hub.count("SELECT count(*) FROM kiosk_results").await,
+        kiosk_rows
+    );
+
+    // 3. More rows: merged with the compacted file; the replaced file and its copy go
+    //    3 s later, while the hub runs.
+    let kiosk_rows = burst(&hub, &bootstrap, 3).await;
+    let h = &hub;
+    wait_for(
+        "the third burst compacted, the replaced copies deleted",
+        Duration::from_secs(60),
+        || {
+            let archive = archive.clone();
+            async move {
+                let m = h.metrics().await;
+                let pending = metric(&m, "hub_archive_upload_pending_files", "")?;
+                let local = local_files(&archive);
+                (pending == 0.0
+                    && only_compacted(&local)
+                    && keys() == local
+                    && metric(&m, "hub_archive_compacted_files_total", "")? >= 2.0)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        hub.count("SELECT count(*) FROM kiosk_results").await,
+        kiosk_rows
+    );
+    let plan = hub
+        .sql("EXPLAIN ANALYZE SELECT count(*) FROM kiosk_results WHERE result = 'fail'")
+        .await
+        .to_string();
+    assert!(
+        plan.contains("hub-c/kiosk_results/date=") && plan.contains("compacted-"),
+        "the plan scans the compacted objects: {plan}"
+    );
+}

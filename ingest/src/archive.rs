@@ -9,6 +9,12 @@
 //! crash between the rename and the checkpoint) are deleted, and their rows are replayed
 //! from Kafka.
 //!
+//! Compaction ([`crate::compaction`]) later merges a partition's small files into one
+//! `compacted-<first>-<last>.parquet`, holding the rows of every file of that partition
+//! whose epoch lies in `first..=last`. It is written the same way (temporary name, sync,
+//! rename) before the files it replaces are retired; on start-up a file covered by a
+//! compacted one is a leftover of that step and is deleted, so no row counts twice.
+//!
 //! With `storage.archive_url` (`s3://bucket/prefix`), committed files are also copied to
 //! an S3-compatible object store, under the same `<table>/date=…/part-….parquet` keys,
 //! and SQL reads them there ([`ArchiveStore`], `LiveTables::mirror_to`). The copy is
@@ -40,6 +46,7 @@ use hub_model::source::{day_columns, parse_day};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -51,6 +58,10 @@ use crate::IngestError;
 pub struct ArchivedFile {
     pub table: Table,
     pub day: i32,
+    /// The rolls whose rows the file holds are `first_epoch..=epoch`: one roll's own file
+    /// has `first_epoch == epoch`, a compacted file covers a run of them.
+    pub first_epoch: u64,
+    /// The file counts once a checkpoint of this epoch exists.
     pub epoch: u64,
     pub path: PathBuf,
     pub rows: usize,
@@ -59,34 +70,75 @@ pub struct ArchivedFile {
     pub url: Option<String>,
 }
 
+impl ArchivedFile {
+    /// Whether this file holds the rows of `other` (a compacted file and one of the files
+    /// it replaced): same partition, `other`'s rolls within this file's.
+    pub fn covers(&self, other: &ArchivedFile) -> bool {
+        self.table == other.table
+            && self.day == other.day
+            && self.path != other.path
+            && self.first_epoch <= other.first_epoch
+            && other.epoch <= self.epoch
+    }
+}
+
 pub fn day_string(day: i32) -> String {
     DateTime::from_timestamp(i64::from(day) * 86_400, 0)
         .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| format!("day{day}"))
 }
 
-pub fn file_path(archive_dir: &Path, table: Table, day: i32, epoch: u64) -> PathBuf {
-    archive_dir
-        .join(table.name())
-        .join(format!("date={}", day_string(day)))
-        .join(format!("part-{epoch:010}.parquet"))
+/// A file's name: `part-<epoch>.parquet` for one roll's file,
+/// `compacted-<first>-<last>.parquet` for a compacted one.
+fn file_name(first_epoch: u64, epoch: u64) -> String {
+    if first_epoch == epoch {
+        format!("part-{epoch:010}.parquet")
+    } else {
+        format!("compacted-{first_epoch:010}-{epoch:010}.parquet")
+    }
 }
 
-/// A file's key below the archive root: `<table>/date=YYYY-MM-DD/part-<epoch>.parquet`.
-pub fn relative_key(table: Table, day: i32, epoch: u64) -> String {
+/// The epochs a file name stands for (see [`file_name`]).
+fn parse_file_name(name: &str) -> Option<(u64, u64)> {
+    if let Some(epoch) = name.strip_prefix("part-") {
+        let epoch = epoch.strip_suffix(".parquet")?.parse().ok()?;
+        return Some((epoch, epoch));
+    }
+    let (first, last) = name
+        .strip_prefix("compacted-")?
+        .strip_suffix(".parquet")?
+        .split_once('-')?;
+    let (first, last) = (first.parse().ok()?, last.parse().ok()?);
+    (first < last).then_some((first, last))
+}
+
+/// Whether a name is one the archive writes (a file, or its temporary name).
+fn is_archive_name(name: &str) -> bool {
+    name.starts_with("part-") || name.starts_with("compacted-")
+}
+
+pub fn file_path(archive_dir: &Path, table: Table, day: i32, epoch: u64) -> PathBuf {
+    archive_dir.join(relative_key(table, day, epoch, epoch))
+}
+
+/// A file's key below the archive root: `<table>/date=YYYY-MM-DD/<file name>`.
+pub fn relative_key(table: Table, day: i32, first_epoch: u64, epoch: u64) -> String {
     format!(
-        "{}/date={}/part-{epoch:010}.parquet",
+        "{}/date={}/{}",
         table.name(),
-        day_string(day)
+        day_string(day),
+        file_name(first_epoch, epoch)
     )
 }
 
-fn parse_epoch(file_name: &str) -> Option<u64> {
-    file_name
-        .strip_prefix("part-")?
-        .strip_suffix(".parquet")?
-        .parse()
-        .ok()
+/// The partition and epochs of a key below the archive root (see [`relative_key`]).
+pub fn parse_relative_key(key: &str) -> Option<(Table, i32, u64, u64)> {
+    let mut parts = key.split('/');
+    let name = parts.next()?;
+    let table = Table::ALL.into_iter().find(|t| t.name() == name)?;
+    let day = parse_day(parts.next()?.strip_prefix("date=")?)?;
+    let (first, last) = parse_file_name(parts.next()?)?;
+    parts.next().is_none().then_some((table, day, first, last))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), IngestError> {
@@ -156,8 +208,8 @@ fn all_on_day(table: Table, batch: &RecordBatch, day: i32) -> bool {
         .all(|t| t.is_some_and(|t| t.div_euclid(86_400_000_000) == i64::from(day)))
 }
 
-/// Writes `batches` as one Parquet file, atomically (temporary name, fsync, rename),
-/// its rows sorted by event time.
+/// Writes `batches` (one roll's rows of a partition) as one Parquet file, atomically
+/// (temporary name, fsync, rename), its rows sorted by event time.
 pub fn write_file(
     archive_dir: &Path,
     table: Table,
@@ -165,7 +217,31 @@ pub fn write_file(
     epoch: u64,
     batches: &[RecordBatch],
 ) -> Result<ArchivedFile, IngestError> {
-    let path = file_path(archive_dir, table, day, epoch);
+    write_partition_file(archive_dir, table, day, (epoch, epoch), batches)
+}
+
+/// Writes the rows of the rolls `first..=last` of a partition as one compacted file,
+/// the same way as [`write_file`]. `batches` must hold every row of every file of the
+/// partition in that range, in epoch order (ties in event time keep that order).
+pub fn write_compacted(
+    archive_dir: &Path,
+    table: Table,
+    day: i32,
+    (first, last): (u64, u64),
+    batches: &[RecordBatch],
+) -> Result<ArchivedFile, IngestError> {
+    assert!(first < last, "a compacted file covers at least two rolls");
+    write_partition_file(archive_dir, table, day, (first, last), batches)
+}
+
+fn write_partition_file(
+    archive_dir: &Path,
+    table: Table,
+    day: i32,
+    (first_epoch, epoch): (u64, u64),
+    batches: &[RecordBatch],
+) -> Result<ArchivedFile, IngestError> {
+    let path = archive_dir.join(relative_key(table, day, first_epoch, epoch));
     let dir = path
         .parent()
         .expect("archive files live in a partition directory");
@@ -206,6 +282,7 @@ pub fn write_file(
     Ok(ArchivedFile {
         table,
         day,
+        first_epoch,
         epoch,
         path,
         rows,
@@ -215,7 +292,8 @@ pub fn write_file(
 }
 
 /// Lists the committed files (epoch ≤ `committed_epoch`) and deletes everything else:
-/// temporary files and files of epochs whose checkpoint was never written.
+/// temporary files, files of epochs whose checkpoint was never written, and files a
+/// compacted file holds the rows of (a compaction that stopped before retiring them).
 pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedFile>, IngestError> {
     let mut files = Vec::new();
     for table in Table::ALL {
@@ -235,6 +313,7 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
             else {
                 continue;
             };
+            let mut kept = Vec::new();
             for entry in fs::read_dir(&partition).map_err(|e| IngestError::io(&partition, e))? {
                 let path = entry.map_err(|e| IngestError::io(&partition, e))?.path();
                 let name = path
@@ -242,14 +321,15 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
                     .and_then(|n| n.to_str())
                     .unwrap_or_default()
                     .to_string();
-                match parse_epoch(&name) {
-                    Some(epoch) if epoch <= committed_epoch => {
+                match parse_file_name(&name) {
+                    Some((first_epoch, epoch)) if epoch <= committed_epoch => {
                         let bytes = fs::metadata(&path)
                             .map_err(|e| IngestError::io(&path, e))?
                             .len();
-                        files.push(ArchivedFile {
+                        kept.push(ArchivedFile {
                             table,
                             day,
+                            first_epoch,
                             epoch,
                             path,
                             rows: 0,
@@ -257,17 +337,46 @@ pub fn recover(archive_dir: &Path, committed_epoch: u64) -> Result<Vec<ArchivedF
                             url: None,
                         });
                     }
-                    Some(_) | None if name.starts_with("part-") => {
+                    _ if is_archive_name(&name) => {
                         tracing::info!(file = %path.display(), committed_epoch, "removing archive file of an uncommitted roll; its rows will be replayed");
                         fs::remove_file(&path).map_err(|e| IngestError::io(&path, e))?;
                     }
                     _ => {}
                 }
             }
+            let (covered, kept): (Vec<_>, Vec<_>) = kept
+                .iter()
+                .cloned()
+                .partition(|f| kept.iter().any(|c| c.covers(f)));
+            for f in covered {
+                tracing::info!(file = %f.path.display(), "removing archive file a compacted file holds the rows of");
+                fs::remove_file(&f.path).map_err(|e| IngestError::io(&f.path, e))?;
+            }
+            files.extend(kept);
         }
     }
     files.sort_by_key(|f| (f.table, f.day, f.epoch));
     Ok(files)
+}
+
+/// Reads an archive file back, in the table's schema.
+pub fn read_file(file: &ArchivedFile) -> Result<Vec<RecordBatch>, IngestError> {
+    let parquet_err = |source| IngestError::Parquet {
+        path: file.path.clone(),
+        source,
+    };
+    let reader = File::open(&file.path).map_err(|e| IngestError::io(&file.path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(reader)
+        .and_then(|b| b.with_batch_size(64 * 1024).build())
+        .map_err(parquet_err)?;
+    let schema = file.table.schema();
+    reader
+        .map(|batch| {
+            let batch = batch.map_err(|e| parquet_err(e.into()))?;
+            RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                .map_err(|e| parquet_err(e.into()))
+        })
+        .collect()
 }
 
 /// `s3://bucket/prefix` (or `s3a://`) → (bucket, prefix without surrounding slashes).
@@ -304,6 +413,7 @@ pub fn parse_archive_url(url: &str) -> Result<(String, String), String> {
 
 /// The archive's copy on an S3-compatible object store (`storage.archive_url`). Its
 /// `Debug` shows the URL only: the store's configuration holds credentials.
+#[derive(Clone)]
 pub struct ArchiveStore {
     bucket: String,
     prefix: String,
@@ -370,7 +480,7 @@ impl ArchiveStore {
 
     /// The object key of a file: `prefix/<table>/date=…/part-….parquet`.
     pub fn key(&self, file: &ArchivedFile) -> String {
-        let relative = relative_key(file.table, file.day, file.epoch);
+        let relative = relative_key(file.table, file.day, file.first_epoch, file.epoch);
         if self.prefix.is_empty() {
             relative
         } else {
@@ -406,6 +516,30 @@ impl ArchiveStore {
             .put(&ObjectPath::from(self.key(file)), PutPayload::from(bytes))
             .await?;
         Ok(self.object_url(file))
+    }
+
+    /// Deletes a file's copy (one a compaction replaced); an absent one is no error.
+    pub async fn delete(&self, file: &ArchivedFile) -> Result<(), StoreError> {
+        self.delete_key(&self.key(file)).await
+    }
+
+    /// Deletes the object at `key` (a key from [`ArchiveStore::list`]); absent: no error.
+    pub async fn delete_key(&self, key: &str) -> Result<(), StoreError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The partition and epochs of an object key under the prefix, if it names an
+    /// archive file.
+    pub fn parse_key(&self, key: &str) -> Option<(Table, i32, u64, u64)> {
+        let relative = if self.prefix.is_empty() {
+            key
+        } else {
+            key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?
+        };
+        parse_relative_key(relative)
     }
 }
 
@@ -533,5 +667,81 @@ mod tests {
         assert_eq!(files[0].path, a.path);
         assert!(!b.path.exists(), "epoch 2 was never checkpointed");
         assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn file_names_round_trip() {
+        for (first, last) in [(7, 7), (3, 9), (0, 1)] {
+            let key = relative_key(Table::Alerts, 20_778, first, last);
+            assert_eq!(
+                parse_relative_key(&key),
+                Some((Table::Alerts, 20_778, first, last)),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            relative_key(Table::Alerts, 20_778, 3, 9),
+            "alerts/date=2026-11-21/compacted-0000000003-0000000009.parquet"
+        );
+        for bad in [
+            "alerts/date=2026-11-21/compacted-0000000009-0000000003.parquet",
+            "alerts/date=2026-11-21/compacted-0000000003.parquet",
+            "alerts/date=2026-11-21/part-0000000003.parquet.tmp",
+            "nope/date=2026-11-21/part-0000000003.parquet",
+            "alerts/2026-11-21/part-0000000003.parquet",
+        ] {
+            assert_eq!(parse_relative_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn recover_deletes_what_a_compacted_file_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = 20_778;
+        let batch = rows(
+            Table::ExportDeclarations,
+            &[("declared_at", vec![Some(i64::from(day) * 86_400_000_000)])],
+        );
+        let write = |epoch| {
+            write_file(
+                dir.path(),
+                Table::ExportDeclarations,
+                day,
+                epoch,
+                std::slice::from_ref(&batch),
+            )
+            .unwrap()
+        };
+        let (a, b, c, d) = (write(1), write(2), write(3), write(5));
+        let mut all = read_file(&a).unwrap();
+        all.extend(read_file(&b).unwrap());
+        all.extend(read_file(&c).unwrap());
+        let compacted =
+            write_compacted(dir.path(), Table::ExportDeclarations, day, (1, 3), &all).unwrap();
+        assert_eq!(compacted.rows, 3);
+        assert!(compacted.covers(&b) && !compacted.covers(&d) && !b.covers(&compacted));
+        // A newer compaction of the compacted file and `d` replaces both.
+        let mut all = read_file(&compacted).unwrap();
+        all.extend(read_file(&d).unwrap());
+        let newer =
+            write_compacted(dir.path(), Table::ExportDeclarations, day, (1, 5), &all).unwrap();
+        // Epoch 6 was written but never checkpointed, nor was the compaction up to 6.
+        let e = write(6);
+        let uncommitted =
+            write_compacted(dir.path(), Table::ExportDeclarations, day, (5, 6), &all).unwrap();
+
+        let files = recover(dir.path(), 5).unwrap();
+        let paths: Vec<_> = files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, std::slice::from_ref(&newer.path));
+        assert_eq!((files[0].first_epoch, files[0].epoch), (1, 5));
+        for gone in [&a, &b, &c, &d, &compacted, &e, &uncommitted] {
+            assert!(!gone.path.exists(), "{} was left", gone.path.display());
+        }
+        let back: usize = read_file(&files[0])
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        assert_eq!(back, 4);
     }
 }

@@ -171,6 +171,8 @@ pub struct StorageConfig {
     /// credentials come from the standard `AWS_*` environment variables, never from here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive_url: Option<String>,
+    /// `[storage.compaction]`: small archive files merged into one per partition.
+    pub compaction: crate::CompactionConfig,
 }
 
 impl Default for StorageConfig {
@@ -180,6 +182,7 @@ impl Default for StorageConfig {
             roll_interval: Duration::from_secs(10),
             roll_max_bytes: 64 << 20,
             archive_url: None,
+            compaction: crate::CompactionConfig::default(),
         }
     }
 }
@@ -314,7 +317,7 @@ impl StorageConfig {
             crate::archive::parse_archive_url(url)
                 .map_err(|e| IngestError::Config(format!("storage.archive_url: {e}")))?;
         }
-        Ok(())
+        self.compaction.validate()
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod checkpoint;
+pub mod compaction;
 pub mod config;
 pub mod consumer;
 pub mod dead_letters;
@@ -18,6 +19,7 @@ pub mod progress;
 pub mod tables;
 pub mod topics;
 
+pub use compaction::CompactionConfig;
 pub use config::{IngestConfig, KafkaConfig, StorageConfig, TopicsConfig};
 pub use error::IngestError;
 pub use pipeline::{Ingest, IngestHandle};

@@ -22,6 +22,8 @@ pub const LIVE_BYTES: &str = "hub_live_buffer_bytes";
 pub const KAFKA_ERRORS: &str = "hub_kafka_errors_total";
 pub const ARCHIVE_UPLOADS: &str = "hub_archive_uploads_total";
 pub const ARCHIVE_UPLOAD_PENDING: &str = "hub_archive_upload_pending_files";
+pub const COMPACTIONS: &str = "hub_archive_compactions_total";
+pub const COMPACTED_FILES: &str = "hub_archive_compacted_files_total";
 
 /// Handles to the ingest metrics; cheap to clone.
 #[derive(Clone)]
@@ -51,6 +53,10 @@ pub struct IngestMetrics {
     pub archive_uploads: IntCounterVec,
     /// Committed archive files not yet copied to the object store.
     pub archive_upload_pending: IntGauge,
+    /// Compactions of archive files, by `outcome` (`ok`, `error`; an error is retried).
+    pub compactions: IntCounterVec,
+    /// Archive files merged into compacted ones.
+    pub compacted_files: IntCounter,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(
@@ -210,6 +216,25 @@ impl IngestMetrics {
                 IntGauge::new(
                     ARCHIVE_UPLOAD_PENDING,
                     "Committed archive files not yet copied to the object store (storage.archive_url).",
+                ),
+            )?,
+            compactions: reg(
+                r,
+                COMPACTIONS,
+                IntCounterVec::new(
+                    Opts::new(
+                        COMPACTIONS,
+                        "Merges of small archive files into one, by outcome (ok, error; errors are retried).",
+                    ),
+                    &["outcome"],
+                ),
+            )?,
+            compacted_files: reg(
+                r,
+                COMPACTED_FILES,
+                IntCounter::new(
+                    COMPACTED_FILES,
+                    "Archive files merged into compacted files (deleted storage.compaction.grace later).",
                 ),
             )?,
         })

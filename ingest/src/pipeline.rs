@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::archive::{self, ArchivedFile};
 use crate::checkpoint::Checkpoint;
+use crate::compaction;
 use crate::config::{IngestConfig, KafkaConfig, StorageConfig};
 use crate::consumer::{self, HubConsumer, RawBatch};
 use crate::dead_letters::DeadLetterSender;
@@ -92,10 +93,22 @@ impl Ingest {
             "recovered from checkpoint"
         );
         let tables = Arc::new(LiveTables::with_files(files));
-        if let Some(store) = archive::ArchiveStore::from_config(&self.storage)? {
+        let store = archive::ArchiveStore::from_config(&self.storage)?;
+        if let Some(store) = &store {
             // Joined by nobody: it stops with the root token, and what it has not
             // copied yet is copied after the next start.
-            tables.mirror_to(store, &metrics, cancel.clone());
+            tables.mirror_to(store.clone(), &metrics, cancel.clone());
+        }
+        if self.storage.compaction.enabled {
+            // Joined by nobody either: stopping mid-merge leaves files start-up sorts out.
+            tokio::spawn(compaction::run(
+                tables.clone(),
+                self.storage.archive_dir(),
+                self.storage.compaction.clone(),
+                store,
+                metrics.clone(),
+                cancel.clone(),
+            ));
         }
         let progress = Arc::new(Progress::default());
         progress.restore(&checkpoint.offsets);

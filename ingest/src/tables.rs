@@ -145,10 +145,55 @@ impl LiveTables {
         if let Some(f) = t[file.table.index()]
             .files
             .iter_mut()
-            .find(|f| f.day == file.day && f.epoch == file.epoch)
+            .find(|f| f.path == file.path)
         {
             f.url = Some(url);
         }
+    }
+
+    /// Every committed file, by table, day and epoch.
+    pub fn files(&self) -> Vec<ArchivedFile> {
+        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<ArchivedFile> = t.iter().flat_map(|s| s.files.iter().cloned()).collect();
+        out.sort_by_key(|f| (f.table, f.day, f.epoch));
+        out
+    }
+
+    /// Whether `file` is (still) one of the committed files.
+    pub fn is_committed(&self, file: &ArchivedFile) -> bool {
+        let t = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        t[file.table.index()]
+            .files
+            .iter()
+            .any(|f| f.path == file.path)
+    }
+
+    /// Puts `compacted` in the place of the files it holds the rows of, in one step
+    /// under the lock (a snapshot sees either those files or it, never both). Returns
+    /// the files replaced (with their copies' URLs), or `None`, changing nothing, when
+    /// one of `replaced` is no longer committed.
+    pub fn replace_files(
+        &self,
+        replaced: &[ArchivedFile],
+        compacted: ArchivedFile,
+    ) -> Option<Vec<ArchivedFile>> {
+        let mut t = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let files = &mut t[compacted.table.index()].files;
+        if !replaced
+            .iter()
+            .all(|r| files.iter().any(|f| f.path == r.path))
+        {
+            return None;
+        }
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(files)
+            .into_iter()
+            .partition(|f| replaced.iter().any(|r| r.path == f.path));
+        *files = kept;
+        files.push(compacted);
+        files.sort_by_key(|f| (f.day, f.epoch));
+        drop(t);
+        self.committed.notify_one();
+        Some(gone)
     }
 }
 
@@ -211,7 +256,37 @@ async fn upload_loop(
         }
         known.insert(key);
     }
-    let foreign = present.keys().filter(|k| !known.contains(*k)).count();
+    let local = tables.files();
+    let mut foreign = 0;
+    for key in present.keys().filter(|k| !known.contains(*k)) {
+        // The copy of a file a compaction replaced (the hub stopped before deleting it).
+        let replaced = store
+            .parse_key(key)
+            .is_some_and(|(table, day, first_epoch, epoch)| {
+                let copy = ArchivedFile {
+                    table,
+                    day,
+                    first_epoch,
+                    epoch,
+                    path: PathBuf::new(),
+                    rows: 0,
+                    bytes: 0,
+                    url: None,
+                };
+                local.iter().any(|f| f.covers(&copy))
+            });
+        if !replaced {
+            foreign += 1;
+        } else if let Some(()) = with_retry("deleting a replaced copy", &cancel, &errors, || {
+            store.delete_key(key)
+        })
+        .await
+        {
+            tracing::info!(key = %key, "deleted the copy of an archive file a compacted file replaced");
+        } else {
+            return;
+        }
+    }
     if foreign > 0 {
         tracing::warn!(archive_url = %store.url(), objects = foreign, "the object store holds archive objects this hub's data directory does not know (another hub's, or an older data directory's); SQL ignores them, other readers of the prefix would not");
     }
@@ -228,6 +303,10 @@ async fn upload_loop(
             }
         };
         let upload = || async {
+            // Replaced by a compacted file meanwhile: its rows are copied with that one.
+            if !tables.is_committed(&f) {
+                return Ok(None);
+            }
             match store.upload(&f).await {
                 // Deleted by hand: nothing left to copy, the snapshot keeps the path.
                 Err(StoreError::Read { source, .. })
