@@ -32,7 +32,8 @@
 //!
 //! Options (after `--`): `--explain` prints EXPLAIN ANALYZE of each query from both
 //! engines; `--query <name>` runs one golden query; `--sql <text>` runs that query
-//! instead (for experiments). Environment: `BENCH_KIOSK_ROWS` (default
+//! instead (for experiments; `--duckdb-sql <text>`: DuckDB's spelling of it, where the
+//! dialects differ). Environment: `BENCH_KIOSK_ROWS` (default
 //! 10 000 000), `BENCH_RUNS` (5), `PYTHON` (python3).
 
 use std::collections::{BTreeMap, HashMap};
@@ -544,6 +545,15 @@ fn duck_rows(duck: &mut DuckDb, sql: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What DuckDB runs for `q`: its own spelling of an ad-hoc query (`--duckdb-sql`), else
+/// the query as is.
+fn duck_sql<'a>(q: &'a Query, adhoc_duck: &'a Option<String>) -> &'a str {
+    match adhoc_duck {
+        Some(sql) if q.name == "adhoc" => sql,
+        _ => &q.sql,
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -608,6 +618,11 @@ fn main() {
         .iter()
         .position(|a| a == "--sql")
         .and_then(|i| args.get(i + 1).cloned());
+    // DuckDB's own spelling of an ad-hoc query, where its dialect differs.
+    let adhoc_duck = args
+        .iter()
+        .position(|a| a == "--duckdb-sql")
+        .and_then(|i| args.get(i + 1).cloned());
     let queries: Vec<Query> = match adhoc {
         Some(sql) => vec![Query {
             name: "adhoc".into(),
@@ -639,7 +654,7 @@ fn main() {
             });
             println!("{text}");
             println!("\n=== {} — DuckDB EXPLAIN ANALYZE ===", q.name);
-            let r = duck.call(json!({"op": "explain", "sql": q.sql}));
+            let r = duck.call(json!({"op": "explain", "sql": duck_sql(q, &adhoc_duck)}));
             println!("{}", r["text"].as_str().unwrap_or_default());
         }
         return;
@@ -681,13 +696,13 @@ fn main() {
     for q in &queries {
         let (_, batches) = hub_run(&q.sql);
         let hub_n: usize = batches.iter().map(|b| b.num_rows()).sum();
-        let values_equal = hub_rows(&batches) == duck_rows(&mut duck, &q.sql);
-        duck.run(&q.sql);
+        let values_equal = hub_rows(&batches) == duck_rows(&mut duck, duck_sql(q, &adhoc_duck));
+        duck.run(duck_sql(q, &adhoc_duck));
         let (mut hub_all, mut duck_all) = (Vec::new(), Vec::new());
         let mut duck_n = 0;
         for _ in 0..runs {
             hub_all.push(hub_run(&q.sql).0);
-            let (ms, n) = duck.run(&q.sql);
+            let (ms, n) = duck.run(duck_sql(q, &adhoc_duck));
             duck_all.push(ms);
             duck_n = n;
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fronted_function;
 pub mod guard;
 pub mod information_schema;
+pub mod latest_table;
 pub mod metrics;
 pub mod pg;
 pub mod pg_catalog;
