@@ -91,13 +91,19 @@ impl CompactionConfig {
 
 /// The runs of files to merge, each of one partition, in epoch order (see the module
 /// documentation). `files` are the committed files; `today` is the current UTC day.
+///
+/// Files of the newest epoch are left for later: start-up falls back to the previous
+/// checkpoint when the newest is unreadable (`Checkpoint::load_latest`), and that one
+/// must commit every file a compacted file holds — otherwise start-up would delete the
+/// compacted file as uncommitted after the files it replaced were gone.
 pub fn plan(
     files: &[ArchivedFile],
     today: i32,
     config: &CompactionConfig,
 ) -> Vec<Vec<ArchivedFile>> {
+    let newest = files.iter().map(|f| f.epoch).max();
     let mut partitions: BTreeMap<_, Vec<&ArchivedFile>> = BTreeMap::new();
-    for f in files {
+    for f in files.iter().filter(|f| Some(f.epoch) != newest) {
         partitions.entry((f.table, f.day)).or_default().push(f);
     }
     let mut runs = Vec::new();
@@ -323,6 +329,11 @@ mod tests {
             file(t, TODAY, 6, 10),
             file(t, TODAY, 7, 10),
         ];
+        // The newest epoch's files wait (see `plan`): an epoch 8 elsewhere lets 7 in.
+        let runs = plan(&files, TODAY, &config());
+        assert_eq!(epochs(&runs), [vec![1, 2]]);
+        let mut files = files.to_vec();
+        files.push(file(Table::KioskResults, TODAY, 8, 10));
         let runs = plan(&files, TODAY, &config());
         assert_eq!(epochs(&runs), [vec![1, 2], vec![4, 5, 6, 7]]);
     }
@@ -338,7 +349,8 @@ mod tests {
             file(t, d, 4, 100), // big: left alone
             file(t, d, 5, 30),
             file(t, d, 6, 30),
-            file(t, d, 7, 90), // alone after 5–6 (150 > 100): no run of one
+            file(t, d, 7, 90),    // alone after 5–6 (150 > 100): no run of one
+            file(t, d + 1, 8, 1), // the newest epoch: not merged yet
         ];
         let runs = plan(&files, TODAY, &config());
         assert_eq!(epochs(&runs), [vec![1, 2], vec![5, 6]]);
@@ -350,7 +362,8 @@ mod tests {
         let d = TODAY - 3;
         let mut compacted = file(t, d, 5, 20);
         compacted.first_epoch = 1;
-        let runs = plan(&[compacted, file(t, d, 9, 5)], TODAY, &config());
+        let newest = file(t, d + 1, 10, 5);
+        let runs = plan(&[compacted, file(t, d, 9, 5), newest], TODAY, &config());
         assert_eq!(runs.len(), 1);
         assert_eq!((runs[0][0].first_epoch, runs[0][1].epoch), (1, 9));
     }
@@ -401,6 +414,8 @@ mod tests {
                 .map(|(i, (t, d, bytes))| file(Table::ALL[*t], TODAY - d, i as u64 + 1, *bytes))
                 .collect();
             let runs = plan(&files, TODAY, &config);
+            let newest = files.iter().map(|f| f.epoch).max();
+            prop_assert!(runs.iter().flatten().all(|f| Some(f.epoch) != newest));
             let mut seen = std::collections::HashSet::new();
             for run in &runs {
                 let (t, d) = (run[0].table, run[0].day);
