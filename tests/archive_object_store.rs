@@ -13,6 +13,8 @@ use std::time::Duration;
 use common::feeds::{event, feed_counts};
 use common::moto::{list_keys, moto_or_skip, start_moto, BUCKET};
 use common::{produce_all, producer, wait_for, Broker, Hub};
+use hub_ingest::archive::parse_relative_key;
+use hub_model::schema::Table;
 
 const EVENTS: usize = 3_000;
 const SECRET: &str = "s3cr3t-kept-out-of-logs";
@@ -59,6 +61,20 @@ fn local_files(archive: &Path) -> BTreeSet<String> {
     out
 }
 
+/// A hub whose archive is mirrored to `s3://<BUCKET>/<prefix>` on moto's server.
+fn s3_hub(broker: &Broker, data: &Path, group: &str, prefix: &str, moto_port: u16) -> Hub {
+    Hub::new(&broker.bootstrap(), data, group)
+        .env(
+            "HUB__STORAGE__ARCHIVE_URL",
+            &format!("s3://{BUCKET}/{prefix}"),
+        )
+        .env("AWS_ENDPOINT_URL", &format!("http://127.0.0.1:{moto_port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "hub-test")
+        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_hub_copies_its_archive_to_the_object_store() {
     if !moto_or_skip("archive_object_store") {
@@ -69,16 +85,7 @@ async fn a_running_hub_copies_its_archive_to_the_object_store() {
     let broker = Broker::start(dir.path()).await;
     broker.create_feed_topics(3);
     let data = dir.path().join("data");
-    let mut hub = Hub::new(&broker.bootstrap(), &data, "s3hub")
-        .env("HUB__STORAGE__ARCHIVE_URL", &format!("s3://{BUCKET}/hub-a"))
-        .env(
-            "AWS_ENDPOINT_URL",
-            &format!("http://127.0.0.1:{}", moto.port),
-        )
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "hub-test")
-        .env("AWS_SECRET_ACCESS_KEY", SECRET);
+    let mut hub = s3_hub(&broker, &data, "s3hub", "hub-a", moto.port);
     hub.start().await;
 
     let stream: Vec<_> = (0..EVENTS).map(|i| event("s3", i)).collect();
@@ -149,28 +156,22 @@ async fn a_running_hub_copies_its_archive_to_the_object_store() {
     );
 }
 
-/// The epochs of an archive key's file name: `part-<e>` → (e, e), `compacted-<a>-<b>` → (a, b).
-fn epochs(key: &str) -> Option<(String, u64, u64)> {
-    let (dir, name) = key.rsplit_once('/')?;
-    let name = name.strip_suffix(".parquet")?;
-    if let Some(e) = name.strip_prefix("part-") {
-        let e = e.parse().ok()?;
-        return Some((dir.to_string(), e, e));
-    }
-    let (a, b) = name.strip_prefix("compacted-")?.split_once('-')?;
-    Some((dir.to_string(), a.parse().ok()?, b.parse().ok()?))
-}
-
 /// Files a compacted file of the same partition holds the rows of (replaced files not
 /// deleted yet).
 fn covered(files: &BTreeSet<String>) -> usize {
-    let parsed: Vec<_> = files.iter().filter_map(|f| epochs(f)).collect();
+    let parsed: Vec<(Table, i32, u64, u64)> =
+        files.iter().filter_map(|f| parse_relative_key(f)).collect();
     parsed
         .iter()
-        .filter(|(dir, a, b)| {
-            parsed
-                .iter()
-                .any(|(d, ca, cb)| d == dir && ca < cb && (ca, cb) != (a, b) && ca <= a && b <= cb)
+        .filter(|&&(table, day, first, last)| {
+            parsed.iter().any(|c| {
+                c.2 < c.3
+                    && (c.2, c.3) != (first, last)
+                    && c.0 == table
+                    && c.1 == day
+                    && c.2 <= first
+                    && last <= c.3
+            })
         })
         .count()
 }
@@ -207,16 +208,7 @@ async fn compaction_replaces_copies_on_the_object_store() {
     let broker = Broker::start(dir.path()).await;
     broker.create_feed_topics(3);
     let data = dir.path().join("data");
-    let mut hub = Hub::new(&broker.bootstrap(), &data, "s3compact")
-        .env("HUB__STORAGE__ARCHIVE_URL", &format!("s3://{BUCKET}/hub-c"))
-        .env(
-            "AWS_ENDPOINT_URL",
-            &format!("http://127.0.0.1:{}", moto.port),
-        )
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "hub-test")
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
+    let mut hub = s3_hub(&broker, &data, "s3compact", "hub-c", moto.port)
         .env("HUB__SQL__QUERY_TIMEOUT", "2s")
         .env("HUB__STORAGE__COMPACTION__INTERVAL", "1s")
         // First run: replaced files outlive the hub.

@@ -74,11 +74,14 @@ impl ArchivedFile {
     /// Whether this file holds the rows of `other` (a compacted file and one of the files
     /// it replaced): same partition, `other`'s rolls within this file's.
     pub fn covers(&self, other: &ArchivedFile) -> bool {
-        self.table == other.table
-            && self.day == other.day
-            && self.path != other.path
-            && self.first_epoch <= other.first_epoch
-            && other.epoch <= self.epoch
+        self.path != other.path
+            && self.covers_rolls(other.table, other.day, other.first_epoch, other.epoch)
+    }
+
+    /// Whether this file holds the rows of the rolls `first..=last` of a partition (a
+    /// file's own rolls included).
+    pub fn covers_rolls(&self, table: Table, day: i32, first: u64, last: u64) -> bool {
+        self.table == table && self.day == day && self.first_epoch <= first && last <= self.epoch
     }
 }
 

@@ -262,18 +262,10 @@ async fn upload_loop(
         // The copy of a file a compaction replaced (the hub stopped before deleting it).
         let replaced = store
             .parse_key(key)
-            .is_some_and(|(table, day, first_epoch, epoch)| {
-                let copy = ArchivedFile {
-                    table,
-                    day,
-                    first_epoch,
-                    epoch,
-                    path: PathBuf::new(),
-                    rows: 0,
-                    bytes: 0,
-                    url: None,
-                };
-                local.iter().any(|f| f.covers(&copy))
+            .is_some_and(|(table, day, first, last)| {
+                local
+                    .iter()
+                    .any(|f| f.covers_rolls(table, day, first, last))
             });
         if !replaced {
             foreign += 1;
